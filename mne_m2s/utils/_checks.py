@@ -34,7 +34,9 @@ def check_type(name, value, types, type_name=None):
         if type_name is None:
             types_t = types if isinstance(types, tuple) else (types,)
             type_name = " or ".join(t.__name__ if t is not type(None) else "None" for t in types_t)
-        raise TypeError(f"{name} must be an instance of {type_name}, got {type(value).__name__} instead.")
+        raise TypeError(
+            f"{name} must be an instance of {type_name}, got {type(value).__name__} instead."
+        )
     return value
 
 

@@ -57,5 +57,7 @@ def resolve_device(device="auto"):
             f"device={device!r} was requested but MPS is not available. Use 'cpu' or 'auto'."
         )
     if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}.")
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}."
+        )
     return dev

@@ -1,0 +1,781 @@
+"""The scikit-learn estimator: :class:`M2SClassifier`."""
+
+import copy
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+from skorch.dataset import Dataset
+
+from .modalities import (
+    DEFAULT_MODALITY_MAP,
+    ModalitySpec,
+    as_feature_dict,
+)
+from .nn.encoders import ClassifierHead, EREncoder, ModalityEmbedder, Projection
+from .nn.m2s import M2SNetwork
+from .training import (
+    EpochProgressBar,
+    FineTuneModule,
+    M2SPretrainer,
+    WeightedLoss,
+    batched_forward,
+    cosine_schedule,
+    make_classifier_net,
+    n_batches,
+    seeded,
+)
+from .utils._checks import (
+    check_float,
+    check_int,
+    check_option,
+    check_random_state_seed,
+    check_type,
+)
+from .utils._logging import logger, set_log_level
+from .utils.device import resolve_device
+
+#: Checks of :func:`sklearn.utils.estimator_checks.check_estimator` that cannot
+#: pass, with the reason. Empty: every check passes.
+EXPECTED_FAILED_CHECKS = {}
+
+
+class PretrainedM2S:
+    """What :meth:`M2SClassifier.pretrain` learned (kept by :func:`sklearn.base.clone`).
+
+    Stored in the ``pretrained`` parameter of :class:`M2SClassifier`. Always on
+    the CPU; estimators copy what they need to their device.
+
+    Attributes
+    ----------
+    network : M2SNetwork
+        The pre-trained multimodal network (evaluation mode).
+    specs : dict of str -> ModalitySpec
+        Input layout of each modality.
+    scalers : dict of str -> StandardScaler | None
+        Per-modality standardisation fitted on the pre-training windows.
+    extractors : dict | None
+        Fitted feature extractors when pre-training consumed MNE Epochs.
+    config : dict
+        Architecture settings the network was built with.
+    history : skorch.History
+        Per-epoch pre-training losses (``train_loss``, ``contrastive``, ``cpc``,
+        ``recon``, ``club``, ``mi_loglik``, ``dur``).
+    """
+
+    def __init__(self, network, specs, scalers, config, history, extractors=None):
+        self.network = network
+        self.specs = specs
+        self.scalers = scalers
+        self.config = config
+        self.history = history
+        self.extractors = extractors
+
+    @property
+    def modalities(self):
+        """Names of the pre-trained modalities."""
+        return list(self.specs)
+
+    def __repr__(self):
+        mods = ", ".join(f"{m}: {s.describe()}" for m, s in self.specs.items())
+        return f"<PretrainedM2S | {mods} | {len(self.history)} epochs>"
+
+
+def _state_to_cpu(obj):
+    """Deep copy of torch modules/tensors inside ``obj`` moved to the CPU."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, map_location="cpu", weights_only=False)
+
+
+class M2SClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-to-Single (M2S) emotion classifier.
+
+    ``pretrain`` learns one encoder per modality on unlabelled paired
+    multimodal data so that all modalities share one emotion space (SPEC.md §3);
+    ``fit`` fine-tunes a small classifier on a single modality with the
+    encoders frozen (SPEC.md §4); ``predict`` works for any pre-trained
+    modality, including one never seen with labels (cross-modal). Without
+    ``pretrain``, ``fit`` trains the same encoder and classifier end to end
+    (the supervised unimodal baseline).
+
+    Parameters
+    ----------
+    modality : str
+        Name of the modality of plain-array inputs. ``"auto"``: recognised
+        from the input (dict keys, Epochs channel types, or the feature count
+        of a plain array among the pre-trained / fitted modalities).
+    embedding_dim : int
+        Size ``E`` of the emotion-related embedding (SPEC: 128).
+    attention : {"sts", "mha", "none"}
+        Attention of the electrode (channels x bands) encoders: STS attention,
+        ordinary multi-head self-attention over windows, or none (ablations).
+    n_layers, n_heads, head_dim, ffn_dim, dropout :
+        Transformer settings of the encoders (SPEC: 4, 4, 64, 1024, 0.1).
+    proj_dim : int
+        Size of the shared-space feature (contrastive projection; SPEC: 32).
+    contrastive_weight, cpc_weight, recon_weight, club_weight : float
+        Loss weights (SPEC: 1.0, 1.0, 0.1, 0.3). A zero weight removes the term.
+    mi_steps : int
+        CLUB estimator updates per pre-training step (SPEC: 3).
+    cpc_steps : int
+        M2M CPC prediction steps ``N`` (SPEC: 2).
+    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
+        Pre-training schedule (SPEC: 200, 512, 1e-4, 1e-4; Adam with cosine
+        annealing over all steps).
+    max_epochs, batch_size, lr, weight_decay :
+        Fine-tuning schedule (SPEC: 200 epochs, Adam, cosine annealing).
+        ``lr`` defaults to 1e-3, the middle of the reference's grid.
+    freeze_encoder : bool
+        Keep pre-trained weights frozen while fine-tuning (SPEC). False
+        fine-tunes the encoder of the fitted modality too.
+    encoder_dropout : bool
+        Frozen encoders only. False (default): the frozen encoder runs in
+        evaluation mode and its embeddings are computed once and cached, so
+        fine-tuning only trains the head. True: the reference behaviour —
+        dropout stays active in the frozen encoder, which runs again at every
+        batch.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the training *groups* (trials),
+        stop after ``n_iter_no_change`` epochs without a lower validation
+        loss and keep the best epoch. Needs ``groups`` in ``fit`` (or Epochs
+        metadata with trial columns): windows of one trial never straddle
+        training and validation.
+    validation_fraction : float
+        Fraction of groups held out when ``early_stopping``.
+    n_iter_no_change : int
+        Patience of early stopping, in epochs.
+    scale : bool
+        Standardise each modality with statistics of the training windows
+        (fitted in ``pretrain`` for pre-trained modalities, else in ``fit``).
+    modality_map : dict | None
+        Epochs input: modality name -> MNE channel types (default
+        :data:`~mne_m2s.modalities.DEFAULT_MODALITY_MAP`).
+    feature_extractors : dict | None
+        Epochs input: modality name -> scikit-learn transformer of Epochs
+        (default: differential entropy for EEG, eye-movement and peripheral
+        features).
+    callbacks, pretrain_callbacks : list | None
+        Extra skorch callbacks for fine-tuning / pre-training.
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"`` or ``"mps"``. The device used is ``device_``.
+    random_state : int | None
+        Seeds every random draw of ``pretrain`` and ``fit`` (local to the
+        call: the global random state is left as it was). Same seed, same
+        CPU result.
+    verbose : int
+        0: silent; 1: progress bars; 2: also log every epoch.
+    pretrained : PretrainedM2S | None
+        Set by :meth:`pretrain`; kept by :func:`sklearn.base.clone` so each
+        clone fine-tunes from the same pre-trained encoders.
+
+    Attributes
+    ----------
+    classes_ : ndarray, shape (n_classes,)
+        Class labels (event names for Epochs input).
+    modality_ : str
+        Modality ``fit`` was trained on.
+    modalities_ : list of str
+        Modalities ``predict`` accepts.
+    encoders_ : dict of str -> torch.nn.Module
+        Per modality: encoder followed by the projection (on ``device_``).
+    head_ : torch.nn.Module
+        The classifier head.
+    specs_ : dict of str -> ModalitySpec
+    scalers_ : dict of str -> StandardScaler | None
+    history_ : skorch.History
+        Fine-tuning history.
+    device_ : torch.device
+    n_features_in_ : int
+        Features per window of the fitted modality.
+    """
+
+    def __init__(
+        self,
+        modality="auto",
+        *,
+        embedding_dim=128,
+        attention="sts",
+        n_layers=4,
+        n_heads=4,
+        head_dim=64,
+        ffn_dim=1024,
+        dropout=0.1,
+        proj_dim=32,
+        contrastive_weight=1.0,
+        cpc_weight=1.0,
+        recon_weight=0.1,
+        club_weight=0.3,
+        mi_steps=3,
+        cpc_steps=2,
+        pretrain_max_epochs=200,
+        pretrain_batch_size=512,
+        pretrain_lr=1e-4,
+        pretrain_weight_decay=1e-4,
+        max_epochs=200,
+        batch_size=512,
+        lr=1e-3,
+        weight_decay=1e-4,
+        freeze_encoder=True,
+        encoder_dropout=False,
+        early_stopping=False,
+        validation_fraction=0.2,
+        n_iter_no_change=20,
+        scale=True,
+        modality_map=None,
+        feature_extractors=None,
+        callbacks=None,
+        pretrain_callbacks=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        pretrained=None,
+    ):
+        self.modality = modality
+        self.embedding_dim = embedding_dim
+        self.attention = attention
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.head_dim = head_dim
+        self.ffn_dim = ffn_dim
+        self.dropout = dropout
+        self.proj_dim = proj_dim
+        self.contrastive_weight = contrastive_weight
+        self.cpc_weight = cpc_weight
+        self.recon_weight = recon_weight
+        self.club_weight = club_weight
+        self.mi_steps = mi_steps
+        self.cpc_steps = cpc_steps
+        self.pretrain_max_epochs = pretrain_max_epochs
+        self.pretrain_batch_size = pretrain_batch_size
+        self.pretrain_lr = pretrain_lr
+        self.pretrain_weight_decay = pretrain_weight_decay
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.freeze_encoder = freeze_encoder
+        self.encoder_dropout = encoder_dropout
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.scale = scale
+        self.modality_map = modality_map
+        self.feature_extractors = feature_extractors
+        self.callbacks = callbacks
+        self.pretrain_callbacks = pretrain_callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.pretrained = pretrained
+
+    # ----------------------------------------------------------- validation
+    def _validate_params(self):
+        check_type("modality", self.modality, str)
+        for name in ("embedding_dim", "n_layers", "n_heads", "head_dim", "ffn_dim", "proj_dim"):
+            check_int(name, getattr(self, name), min_value=1)
+        check_option("attention", self.attention, ("sts", "mha", "none"))
+        check_float("dropout", self.dropout, 0.0, 1.0, inclusive=True)
+        if self.dropout == 1.0:
+            raise ValueError("dropout must be < 1, got 1.0.")
+        for name in ("contrastive_weight", "cpc_weight", "recon_weight", "club_weight"):
+            check_float(name, getattr(self, name), min_value=0.0)
+        check_int("mi_steps", self.mi_steps, min_value=0)
+        check_int("cpc_steps", self.cpc_steps, min_value=1)
+        for name in ("pretrain_max_epochs", "pretrain_batch_size", "max_epochs", "batch_size"):
+            check_int(name, getattr(self, name), min_value=1)
+        for name in ("pretrain_lr", "lr"):
+            check_float(name, getattr(self, name), min_value=0.0, inclusive=False)
+        for name in ("pretrain_weight_decay", "weight_decay"):
+            check_float(name, getattr(self, name), min_value=0.0)
+        for name in ("freeze_encoder", "encoder_dropout", "early_stopping", "scale"):
+            check_type(name, getattr(self, name), (bool, np.bool_), "bool")
+        check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, inclusive=False)
+        check_int("n_iter_no_change", self.n_iter_no_change, min_value=1)
+        check_int("verbose", int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
+                  min_value=0)
+        if self.pretrained is not None:
+            check_type("pretrained", self.pretrained, PretrainedM2S)
+        for name in ("callbacks", "pretrain_callbacks"):
+            check_type(name, getattr(self, name), (list, tuple, type(None)), "list or None")
+        for name in ("modality_map", "feature_extractors"):
+            check_type(name, getattr(self, name), (dict, type(None)), "dict or None")
+
+    def _config(self):
+        return {
+            "embedding_dim": self.embedding_dim,
+            "attention": self.attention,
+            "n_layers": self.n_layers,
+            "n_heads": self.n_heads,
+            "head_dim": self.head_dim,
+            "ffn_dim": self.ffn_dim,
+            "dropout": self.dropout,
+            "proj_dim": self.proj_dim,
+        }
+
+    def _to_dict(self, X, *, fitting, known=None, extractors=None):
+        """Convert X to ``(data, labels | None, groups | None, extractors | None)``."""
+        return as_feature_dict(
+            X,
+            modality=self.modality,
+            known=known,
+            modality_map=self.modality_map or DEFAULT_MODALITY_MAP,
+            extractors=extractors if extractors is not None else self.feature_extractors,
+            fit_extractors=fitting,
+        )
+
+    # ------------------------------------------------------------- pretrain
+    def pretrain(self, X, y=None):
+        """Pre-train the encoders of every modality in ``X`` (SPEC.md §3).
+
+        Parameters
+        ----------
+        X : mne.BaseEpochs | dict of str -> ndarray
+            Unlabelled paired multimodal data with at least two modalities:
+            Epochs with the channels of every modality, or
+            ``{modality: (n_samples, n_windows, n_features)}`` (electrode
+            modalities may be ``(n_samples, n_windows, n_chans, n_bands)``),
+            all with the same ``n_samples``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : M2SClassifier
+            With ``pretrained`` set; fitted fine-tuning state is cleared.
+        """
+        self._validate_params()
+        data, _, _, extractors = self._to_dict(X, fitting=True)
+        if len(data) < 2:
+            raise ValueError(
+                f"pretrain needs paired data of at least 2 modalities, got {len(data)} "
+                f"({', '.join(data) or 'none'}). Pass a dict such as "
+                "{'eeg': X_eeg, 'eye': X_eye} or Epochs with channels of several modalities."
+            )
+        specs = {m: ModalitySpec.from_array(m, a) for m, a in data.items()}
+        scalers = {m: self._fit_scaler(a) for m, a in data.items()}
+        data = {m: _apply_scaler(scalers[m], a) for m, a in data.items()}
+        n = len(next(iter(data.values())))
+        device = resolve_device(self.device)
+        seed = check_random_state_seed(self.random_state)
+        config = self._config()
+        weights = {
+            "contrastive": self.contrastive_weight,
+            "cpc": self.cpc_weight,
+            "recon": self.recon_weight,
+            "club": self.club_weight,
+        }
+        bs = min(self.pretrain_batch_size, n)
+        total_steps = self.pretrain_max_epochs * n_batches(n, bs)
+        callbacks = [("cosine", cosine_schedule(total_steps))]
+        if self.verbose:
+            callbacks.append(("progress", EpochProgressBar("pre-training")))
+        callbacks.extend(self.pretrain_callbacks or [])
+        old_level = set_log_level("INFO" if self.verbose >= 2 else None)
+        try:
+            with seeded(seed, device):
+                network = M2SNetwork(
+                    {m: (s.n_features, s.n_bands) for m, s in specs.items()},
+                    cpc_steps=self.cpc_steps,
+                    **config,
+                )
+                net = M2SPretrainer(
+                    network,
+                    WeightedLoss(weights),
+                    optimizer=torch.optim.Adam,
+                    optimizer__weight_decay=self.pretrain_weight_decay,
+                    lr=self.pretrain_lr,
+                    max_epochs=self.pretrain_max_epochs,
+                    batch_size=bs,
+                    iterator_train__shuffle=True,
+                    train_split=None,
+                    callbacks=callbacks,
+                    device=str(device),
+                    mi_steps=self.mi_steps,
+                    mi_lr=self.pretrain_lr,
+                    mi_weight_decay=self.pretrain_weight_decay,
+                    mi_total_steps=total_steps,
+                )
+                logger.info("Pre-training M2S on %s (%d samples) on %s", list(specs), n, device)
+                net.fit(data, None)
+        finally:
+            set_log_level(old_level)
+        network = net.module_.to("cpu").eval()
+        self.pretrained = PretrainedM2S(
+            network, specs, scalers, config, net.history, extractors=extractors
+        )
+        self.device_ = device
+        self._reset_fitted()
+        return self
+
+    def _fit_scaler(self, a):
+        if not self.scale:
+            return None
+        return StandardScaler().fit(a.reshape(-1, int(np.prod(a.shape[2:]))))
+
+    def _reset_fitted(self):
+        for attr in ("classes_", "modality_", "modalities_", "encoders_", "head_", "specs_",
+                     "scalers_", "history_", "n_features_in_", "extractors_"):
+            self.__dict__.pop(attr, None)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, groups=None):
+        """Fine-tune on one modality (or train end to end without ``pretrain``).
+
+        Parameters
+        ----------
+        X : mne.BaseEpochs | dict | ndarray
+            One modality: Epochs, ``{modality: array}`` with a single key, or
+            an array ``(n_samples, n_windows, n_features)`` /
+            ``(n_samples, n_features)``.
+        y : array-like, shape (n_samples,) | None
+            Labels; None takes them from the Epochs' events (event names).
+        groups : array-like, shape (n_samples,) | None
+            Trial id of each sample, used for the validation split of
+            ``early_stopping`` (taken from Epochs metadata when possible).
+
+        Returns
+        -------
+        self : M2SClassifier
+        """
+        self._validate_params()
+        pre = self.pretrained
+        data, y_epochs, groups_epochs, extractors = self._to_dict(
+            X,
+            fitting=pre is None or pre.extractors is None,
+            known=pre.specs if pre is not None else None,
+            extractors=pre.extractors if pre is not None else None,
+        )
+        if len(data) != 1:
+            raise ValueError(
+                f"fit trains on a single modality, got {len(data)}: {', '.join(data)}. "
+                "Select one, e.g. fit({'eye': X_eye}, y) or epochs.copy().pick('eeg')."
+            )
+        (modality, x), = data.items()
+        if y is None:
+            y = y_epochs
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None. "
+                "Pass labels, or Epochs whose events carry them."
+            )
+        if groups is None:
+            groups = groups_epochs
+        y = column_or_1d(np.asarray(y), warn=True)
+        check_classification_targets(y)
+        if len(y) != len(x):
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: X has {len(x)}, y has {len(y)}."
+            )
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, but the "
+                f"data contain only one class: {encoder.classes_[0]!r}."
+            )
+        y_enc = encoder.transform(y).astype(np.int64)
+        device = resolve_device(self.device)
+        seed = check_random_state_seed(self.random_state)
+        spec = ModalitySpec.from_array(modality, x)
+        self._reset_fitted()
+
+        old_level = set_log_level("INFO" if self.verbose >= 2 else None)
+        try:
+            with seeded(seed, device):
+                if pre is not None:
+                    pre_spec = pre.specs.get(modality)
+                    if pre_spec is None:
+                        raise ValueError(
+                            f"No pre-trained encoder for modality {modality!r}; pre-trained "
+                            f"modalities are {pre.modalities}."
+                        )
+                    pre_spec.check_compatible(spec, "X")
+                    specs = dict(pre.specs)
+                    scalers = dict(pre.scalers)
+                    embedders = {
+                        m: copy.deepcopy(pre.network.embedder(m)).to(device).eval()
+                        for m in pre.modalities
+                    }
+                    for emb in embedders.values():
+                        emb.requires_grad_(False)
+                    head = ClassifierHead(self.proj_dim_from(pre), len(encoder.classes_))
+                else:
+                    specs = {modality: spec}
+                    scalers = {modality: self._fit_scaler(x)}
+                    embedders = {
+                        modality: ModalityEmbedder(
+                            EREncoder(
+                                spec.n_features,
+                                self.embedding_dim,
+                                n_bands=spec.n_bands,
+                                attention=self.attention,
+                                n_layers=self.n_layers,
+                                n_heads=self.n_heads,
+                                head_dim=self.head_dim,
+                                ffn_dim=self.ffn_dim,
+                                dropout=self.dropout,
+                            ),
+                            Projection(self.embedding_dim, self.proj_dim),
+                        ).to(device)
+                    }
+                    head = ClassifierHead(self.proj_dim, len(encoder.classes_))
+                xs = _apply_scaler(scalers[modality], x)
+                train_idx, valid_idx = self._validation_split(y_enc, groups, seed)
+                history = self._train_head(
+                    embedders, modality, head, xs, y_enc, train_idx, valid_idx,
+                    trainable_encoder=pre is None or not self.freeze_encoder, device=device,
+                )
+        finally:
+            set_log_level(old_level)
+        for emb in embedders.values():
+            emb.eval()
+        self.classes_ = encoder.classes_
+        self.modality_ = modality
+        self.modalities_ = list(embedders)
+        self.encoders_ = embedders
+        self.head_ = head.eval()
+        self.specs_ = specs
+        self.scalers_ = scalers
+        self.history_ = history
+        self.device_ = device
+        self.n_features_in_ = spec.n_features
+        if extractors is not None:
+            self.extractors_ = extractors
+        return self
+
+    @staticmethod
+    def proj_dim_from(pre):
+        """Size of the shared-space feature of a pre-trained model."""
+        return pre.config["proj_dim"]
+
+    def _validation_split(self, y, groups, seed):
+        n = len(y)
+        if not self.early_stopping:
+            return np.arange(n), None
+        if groups is None:
+            raise ValueError(
+                "early_stopping=True needs groups (the trial of each sample) so that the "
+                "validation split holds out whole trials: pass fit(X, y, groups=trial_ids), or "
+                "Epochs whose metadata has 'subject', 'session' and 'run' columns."
+            )
+        groups = np.asarray(groups)
+        if len(groups) != n:
+            raise ValueError(f"groups has {len(groups)} entries but X has {n} samples.")
+        n_groups = len(np.unique(groups))
+        n_splits = max(2, round(1.0 / self.validation_fraction))
+        if n_groups < n_splits:
+            raise ValueError(
+                f"early_stopping with validation_fraction={self.validation_fraction} needs at "
+                f"least {n_splits} groups (trials), got {n_groups}."
+            )
+        cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed % 2**32)
+        train_idx, valid_idx = next(cv.split(np.zeros(n), y, groups))
+        return train_idx, valid_idx
+
+    def _train_head(self, embedders, modality, head, x, y, train_idx, valid_idx, *,
+                    trainable_encoder, device):
+        cache = not trainable_encoder and not self.encoder_dropout
+        if cache:
+            # Frozen encoder in evaluation mode: embeddings computed once.
+            inputs = batched_forward(embedders[modality], x, device)
+            module = head
+        else:
+            inputs = x
+            module = FineTuneModule(embedders[modality], head, frozen=not trainable_encoder)
+        valid = None
+        if valid_idx is not None:
+            valid = Dataset(inputs[valid_idx], y[valid_idx])
+        net = make_classifier_net(
+            module,
+            n_samples=len(train_idx),
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            device=device,
+            valid_dataset=valid,
+            patience=self.n_iter_no_change if valid is not None else None,
+            callbacks=list(self.callbacks or []),
+            progress_bar=bool(self.verbose),
+        )
+        net.fit(inputs[train_idx], y[train_idx])
+        return net.history
+
+    # -------------------------------------------------------------- predict
+    def _embed(self, X, method):
+        check_is_fitted(self, "head_")
+        data, _, _, _ = self._to_dict(
+            X, fitting=False, known=self.specs_, extractors=getattr(self, "extractors_", None)
+        )
+        if len(data) != 1:
+            raise ValueError(
+                f"{method} expects a single modality, got {len(data)}: {', '.join(data)}."
+            )
+        (modality, x), = data.items()
+        if modality not in self.encoders_:
+            raise ValueError(
+                f"No encoder for modality {modality!r}: this estimator can use "
+                f"{self.modalities_}. Pre-train with that modality to predict from it."
+            )
+        self.specs_[modality].check_compatible(
+            ModalitySpec.from_array(modality, x), "X", estimator=type(self).__name__
+        )
+        x = _apply_scaler(self.scalers_[modality], x)
+        return batched_forward(self.encoders_[modality], x, self.device_)
+
+    def transform(self, X):
+        """Shared-space features ``ReLU(Linear(E, proj_dim)(mean_t z))``.
+
+        Parameters
+        ----------
+        X : mne.BaseEpochs | dict | ndarray
+            One modality among :attr:`modalities_`.
+
+        Returns
+        -------
+        features : ndarray, shape (n_samples, proj_dim)
+        """
+        return self._embed(X, "transform")
+
+    def predict_proba(self, X):
+        """Class probabilities, columns ordered as :attr:`classes_`.
+
+        Parameters
+        ----------
+        X : mne.BaseEpochs | dict | ndarray
+            One modality among :attr:`modalities_` (cross-modal prediction
+            through that modality's encoder).
+
+        Returns
+        -------
+        proba : ndarray, shape (n_samples, n_classes)
+        """
+        f = self._embed(X, "predict_proba")
+        logits = batched_forward(self.head_, f, self.device_)
+        logits = logits.astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted labels (original labels, e.g. event names).
+
+        Parameters
+        ----------
+        X : mne.BaseEpochs | dict | ndarray
+
+        Returns
+        -------
+        y_pred : ndarray, shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Accuracy on ``X`` (labels from Epochs events when ``y`` is None)."""
+        if y is None:
+            _, y, _, _ = self._to_dict(
+                X, fitting=False, known=getattr(self, "specs_", None),
+                extractors=getattr(self, "extractors_", None),
+            )
+            if y is None:
+                raise ValueError("score needs y, or Epochs whose events carry the labels.")
+        return super().score(X, y, sample_weight=sample_weight)
+
+    # ----------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # torch modules may live on a GPU: pickle CPU copies so the estimator
+        # loads on any machine; ``device_`` is re-resolved by ``load``.
+        for key in ("encoders_", "head_"):
+            if key in state:
+                state[key] = _state_to_cpu(state[key])
+        state["_saved_device"] = str(state.pop("device_", "cpu"))
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_saved_device", "cpu")
+        self.__dict__.update(state)
+        if "head_" in state:
+            try:
+                self._move_to(resolve_device(saved))
+            except ValueError:
+                logger.warning("Device %s is not available here; using the CPU.", saved)
+                self._move_to(torch.device("cpu"))
+
+    def _move_to(self, device):
+        self.device_ = device
+        if hasattr(self, "encoders_"):
+            self.encoders_ = {m: e.to(device) for m, e in self.encoders_.items()}
+            self.head_ = self.head_.to(device)
+        return self
+
+    def save(self, path):
+        """Save the whole estimator (pre-trained encoders included) to ``path``.
+
+        Parameters
+        ----------
+        path : path-like
+            File to write (pickle); written atomically.
+        """
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with open(tmp, "wb") as fid:
+                pickle.dump(self, fid, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path, device="auto"):
+        """Load an estimator saved by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path-like
+        device : str
+            Device to move the fitted modules to (``"auto"``, ``"cpu"`` …);
+            works on CPU-only machines whatever device the model was saved from.
+
+        Returns
+        -------
+        clf : M2SClassifier
+        """
+        with open(path, "rb") as fid:
+            obj = pickle.load(fid)
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}.")
+        if hasattr(obj, "head_"):
+            obj._move_to(resolve_device(device))
+        obj.device = device
+        return obj
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "head_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.dict = True
+        return tags
+
+
+def _apply_scaler(scaler, a):
+    if scaler is None:
+        return np.ascontiguousarray(a, dtype=np.float32)
+    shape = a.shape
+    out = scaler.transform(a.reshape(-1, int(np.prod(shape[2:]))))
+    return np.ascontiguousarray(out.reshape(shape), dtype=np.float32)
+
+
+__all__ = ["EXPECTED_FAILED_CHECKS", "M2SClassifier", "NotFittedError", "PretrainedM2S"]
