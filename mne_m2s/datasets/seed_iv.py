@@ -1,0 +1,275 @@
+"""SEED-IV: 4-class film-clip emotion dataset (15 subjects x 3 sessions x 24 trials).
+
+Zheng, Liu, Lu, Lu & Cichocki, "EmotionMeter: A multimodal framework for
+recognizing human emotions", IEEE Transactions on Cybernetics 2019.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..utils._checks import check_option
+from ._io import (
+    BANDS,
+    SEED_CHANNELS,
+    UV,
+    RawTrial,
+    align_lengths,
+    check_array,
+    check_keys,
+    check_shape,
+    clean_nonfinite,
+    describe_dir,
+    find_dir,
+    layout_error,
+    load_subject,
+    mat_variables,
+    read_mat,
+    read_prefixed_trials,
+)
+from .base import BaseEmotionDataset, FeatureRun
+
+#: Label of each trial per session (ReadMe.txt): 0 neutral, 1 sad, 2 fear, 3 happy.
+SEED_IV_LABELS = {
+    1: (1, 2, 3, 0, 2, 0, 0, 1, 0, 1, 2, 1, 1, 1, 2, 3, 2, 2, 3, 3, 0, 3, 0, 3),
+    2: (2, 1, 3, 0, 0, 2, 0, 2, 3, 3, 2, 3, 2, 0, 1, 1, 2, 1, 0, 3, 0, 1, 3, 1),
+    3: (1, 2, 2, 1, 3, 3, 3, 1, 1, 2, 1, 0, 2, 3, 3, 0, 2, 3, 0, 0, 2, 0, 1, 0),
+}
+
+_EVENT_ID = {"neutral": 0, "sad": 1, "fear": 2, "happy": 3}
+_N_TRIALS = 24
+_N_EYE = 31
+_EEG_FEATURES = ("de_movingAve", "de_LDS", "psd_movingAve", "psd_LDS")
+_FILE = re.compile(r"^(\d+)_(\d{8})\.mat$")
+
+_TREE = """\
+SEED_IV/                                 (path=...)
+├── eeg_feature_smooth/{1,2,3}/          level="features": {subject}_{YYYYMMDD}.mat with
+│                                          de_movingAve{k}, de_LDS{k}, psd_movingAve{k},
+│                                          psd_LDS{k} (62, n_windows, 5), k = 1..24
+├── eye_feature_smooth/{1,2,3}/          same file names: eye_1 … eye_24 (31, n_windows)
+└── eeg_raw_data/{1,2,3}/                level="raw": same file names: <prefix>_eeg1 …
+                                           <prefix>_eeg24 (62, n_times), 200 Hz"""
+
+
+def _event_name(label):
+    return {v: k for k, v in _EVENT_ID.items()}[int(label)]
+
+
+class SEEDIV(BaseEmotionDataset):
+    """SEED-IV emotion dataset: 15 subjects, 3 sessions, 24 film clips each.
+
+    * ``level="features"`` (default; the M2S paper's inputs):
+      ``eeg_feature_smooth`` (62 channels x 5 bands per 4-s window, the chosen
+      ``eeg_feature``) and ``eye_feature_smooth`` (31 eye-movement features per
+      window), as :class:`~mne_m2s.datasets.FeatureRun` objects with
+      ``features={"eeg": (n_windows, 62, 5), "eye": (n_windows, 31)}``.
+    * ``level="raw"``: ``eeg_raw_data`` (62-channel EEG at 200 Hz), one
+      :class:`mne.io.Raw` per trial, in volts (the files hold microvolts),
+      standard 10-05 positions (CB1/CB2 left unpositioned).
+
+    Sessions are the folders ``1``, ``2``, ``3``; in each, a subject has one
+    file ``{subject}_{YYYYMMDD}.mat``. Labels are not stored in the files:
+    they are the per-session lists of the release's ReadMe
+    (:data:`SEED_IV_LABELS`), identical for every subject.
+
+    Parameters
+    ----------
+    path : path-like | None
+        The ``SEED_IV`` folder (or its parent). When ``None``: the environment
+        variable / MNE config key ``MNE_DATASETS_SEED_IV_PATH``, else
+        ``~/mne_data/SEED_IV``.
+    level : ``"features"`` | ``"raw"``
+        Which published material to load.
+    eeg_feature : ``"de_LDS"`` | ``"de_movingAve"`` | ``"psd_LDS"`` | ``"psd_movingAve"``
+        Feature level: which EEG feature family to read.
+    eye_nan : ``"interpolate"`` | ``"zero"`` | ``"raise"``
+        What to do with NaN/inf in the eye features: linear interpolation along
+        the windows of the trial, replacement by 0, or an error.
+    length_mismatch : ``"truncate"`` | ``"raise"``
+        When the EEG and eye features of a trial have different window counts:
+        keep the first ``min`` windows of both (logged as a warning) or raise a
+        :class:`~mne_m2s.datasets.DatasetLayoutError`.
+    cache, cache_dir, force_update
+        Optional cache of parsed subjects (see :class:`~mne_m2s.datasets.SEED`).
+    """
+
+    def __init__(
+        self,
+        path=None,
+        level="features",
+        eeg_feature="de_LDS",
+        eye_nan="interpolate",
+        length_mismatch="truncate",
+        cache=False,
+        cache_dir=None,
+        force_update=False,
+    ):
+        check_option("level", level, ("features", "raw"))
+        check_option("eeg_feature", eeg_feature, _EEG_FEATURES)
+        check_option("eye_nan", eye_nan, ("interpolate", "zero", "raise"))
+        check_option("length_mismatch", length_mismatch, ("truncate", "raise"))
+        if level == "raw":
+            modalities, window = {"eeg": 200.0}, None
+        else:
+            modalities, window = {"eeg": 0.25, "eye": 0.25}, 4.0
+        super().__init__(
+            code="SEED-IV",
+            subject_list=range(1, 16),
+            sessions_per_subject=3,
+            event_id=_EVENT_ID,
+            modalities=modalities,
+            level=level,
+            levels=("features", "raw"),
+            doi="10.1109/TCYB.2018.2797176",
+            licence_url="https://bcmi.sjtu.edu.cn/home/seed/seed-iv.html",
+            folder_name="SEED_IV",
+            path=path,
+            trials_per_session=_N_TRIALS,
+            window=window,
+        )
+        self.eeg_feature = eeg_feature
+        self.eye_nan = eye_nan
+        self.length_mismatch = length_mismatch
+        self.cache = cache
+        self.cache_dir = cache_dir
+        self.force_update = force_update
+
+    # ------------------------------------------------------------------ layout
+    def _trees(self):
+        return (
+            ("eeg_raw_data",)
+            if self.level == "raw"
+            else (
+                "eeg_feature_smooth",
+                "eye_feature_smooth",
+            )
+        )
+
+    def _base_dir(self):
+        root = self.data_path()
+        marker = self._trees()[0]
+        base = find_dir(root, ("", "SEED_IV", "SEED-IV"), marker)
+        if base is None:
+            if not root.is_dir():
+                raise self._missing_root_error(root, _TREE)
+            raise layout_error(
+                root,
+                f"SEED-IV ({self.level} level): no {marker!r} folder here or in SEED_IV/. "
+                f"{describe_dir(root)}.\nExpected layout:\n{_TREE}",
+                f"Point path= (or {self.env_var}) at the SEED_IV folder.",
+            )
+        return base
+
+    def _check_layout(self):
+        base = self._base_dir()
+        for tree in self._trees():
+            for session in range(1, self.n_sessions + 1):
+                folder = base / tree / str(session)
+                if not folder.is_dir():
+                    raise layout_error(
+                        folder,
+                        f"missing session folder. {describe_dir(folder.parent)}.\n"
+                        f"Expected layout:\n{_TREE}",
+                    )
+        return base
+
+    def _session_files(self, subject):
+        """``[(session, {tree: file})]`` for one subject."""
+        base = self._check_layout()
+        out = []
+        for session in range(1, self.n_sessions + 1):
+            first = base / self._trees()[0] / str(session)
+            names = sorted(
+                p.name
+                for p in first.iterdir()
+                if (m := _FILE.match(p.name)) is not None and int(m[1]) == subject
+            )
+            if len(names) != 1:
+                raise layout_error(
+                    first,
+                    f"subject {subject} should have exactly one file "
+                    f"'{subject}_<YYYYMMDD>.mat' in session folder {session}, found "
+                    f"{names or 'none'}.",
+                    "Restore the file from the original release.",
+                )
+            files = {tree: base / tree / str(session) / names[0] for tree in self._trees()}
+            for tree, fname in files.items():
+                if not fname.is_file():
+                    raise layout_error(
+                        fname,
+                        f"missing {tree} file (the trees share file names). "
+                        f"{describe_dir(fname.parent)}.",
+                        "Restore the file from the original release.",
+                    )
+            out.append((session, files))
+        return out
+
+    # ------------------------------------------------------------------ parse
+    def _parse_features(self, session_files):
+        eeg_names = [f"{ch}_{b}" for ch in SEED_CHANNELS for b in BANDS]
+        eye_names = [f"eye_{i}" for i in range(_N_EYE)]
+        records = {}
+        for session, files in session_files:
+            eeg_file, eye_file = files["eeg_feature_smooth"], files["eye_feature_smooth"]
+            eeg_keys = [f"{f}{k}" for k in range(1, _N_TRIALS + 1) for f in _EEG_FEATURES]
+            eye_keys = [f"eye_{k}" for k in range(1, _N_TRIALS + 1)]
+            eeg_vars = mat_variables(eeg_file)
+            check_keys(eeg_vars, eeg_keys, eeg_file, what="variables")
+            eye_vars = mat_variables(eye_file)
+            check_keys(eye_vars, eye_keys, eye_file, what="variables")
+            wanted = [f"{self.eeg_feature}{k}" for k in range(1, _N_TRIALS + 1)]
+            for key in wanted:
+                check_shape(eeg_vars[key], (62, None, 5), eeg_file, key)
+            for key in eye_keys:
+                check_shape(eye_vars[key], (_N_EYE, None), eye_file, key)
+            eeg_mat = read_mat(eeg_file, variable_names=wanted)
+            check_keys(eeg_mat, wanted, eeg_file, what="variables")
+            eye_mat = read_mat(eye_file)
+            check_keys(eye_mat, eye_keys, eye_file, what="variables")
+            runs = {}
+            for k in range(1, _N_TRIALS + 1):
+                eeg = check_array(eeg_mat[wanted[k - 1]], (62, None, 5), eeg_file, wanted[k - 1])
+                eye = check_array(eye_mat[f"eye_{k}"], (_N_EYE, None), eye_file, f"eye_{k}")
+                where = f"{eye_file} ['eye_{k}']"
+                arrays = align_lengths(
+                    {"eeg": eeg.transpose(1, 0, 2), "eye": eye.T},
+                    self.length_mismatch,
+                    f"{eeg_file.name} / {eye_file} (trial {k})",
+                )
+                arrays["eye"] = clean_nonfinite(arrays["eye"], self.eye_nan, where)
+                runs[str(k)] = FeatureRun(
+                    features={"eeg": np.ascontiguousarray(arrays["eeg"]), "eye": arrays["eye"]},
+                    window=4.0,
+                    label=_event_name(SEED_IV_LABELS[session][k - 1]),
+                    feature_names={"eeg": eeg_names, "eye": eye_names},
+                    description={"file": eeg_file.name},
+                )
+            records[str(session)] = runs
+        return records
+
+    def _parse_raw(self, session_files):
+        records = {}
+        for session, files in session_files:
+            fname = files["eeg_raw_data"]
+            trials = read_prefixed_trials(fname, _N_TRIALS, len(SEED_CHANNELS))
+            records[str(session)] = {
+                str(k): RawTrial(
+                    data=trial * UV,
+                    ch_names=SEED_CHANNELS,
+                    ch_types=["eeg"] * len(SEED_CHANNELS),
+                    sfreq=200.0,
+                    label=_event_name(SEED_IV_LABELS[session][k - 1]),
+                    description={"file": fname.name},
+                )
+                for k, trial in enumerate(trials, start=1)
+            }
+        return records
+
+    def _get_single_subject_data(self, subject):
+        session_files = self._session_files(subject)
+        files = [f for _, fs in session_files for f in fs.values()]
+        parse = self._parse_raw if self.level == "raw" else self._parse_features
+        return load_subject(self, subject, files, lambda: parse(session_files))
