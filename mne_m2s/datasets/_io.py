@@ -13,7 +13,9 @@
   ratings …) from a run, whatever its level.
 
 Per-trial extras live in :attr:`FeatureRun.description` at feature level and,
-at signal level, as a JSON object string in ``raw.info["description"]``.
+at signal level, in the ``extras`` of the trial annotation (as in
+:class:`~mne_m2s.datasets.SyntheticEmotion`); :func:`trial_description` reads
+either.
 """
 
 from __future__ import annotations
@@ -547,7 +549,8 @@ class RawTrial:
     label : str
         Event name of the trial.
     description : dict
-        Per-trial extras, stored as JSON in ``raw.info["description"]``.
+        Per-trial extras (str / int / float values), stored in the ``extras``
+        of the trial annotation.
     onset, duration : float | None
         The trial annotation (seconds); ``duration=None`` spans to the end.
     """
@@ -575,14 +578,26 @@ def _montage():
     return mne.channels.make_standard_montage(name)
 
 
+@lru_cache(maxsize=1)
+def _has_extras():
+    import inspect
+
+    import mne
+
+    return "extras" in inspect.signature(mne.Annotations).parameters
+
+
 def build_raw(trial):
     """Turn a :class:`RawTrial` into an :class:`mne.io.RawArray`.
 
     EEG channels get the standard 10-05 positions; channels without a
     standard position (SEED's CB1/CB2) are left without one
     (``on_missing="ignore"``). One annotation, described by the trial's
-    event name, spans the trial; ``raw.info["description"]`` holds the
-    trial's extras as a JSON object string.
+    event name, spans the trial; its ``extras`` hold the trial's
+    description (continuous ratings …), as in
+    :class:`~mne_m2s.datasets.SyntheticEmotion`. With an MNE too old for
+    annotation extras, the description is stored as a JSON object string in
+    ``raw.info["description"]`` instead.
 
     Parameters
     ----------
@@ -602,8 +617,14 @@ def build_raw(trial):
     duration = trial.duration
     if duration is None:
         duration = raw.n_times / raw.info["sfreq"] - trial.onset
-    raw.set_annotations(mne.Annotations([trial.onset], [duration], [trial.label]))
-    raw.info["description"] = json.dumps(trial.description, sort_keys=True)
+    if _has_extras():
+        annot = mne.Annotations(
+            [trial.onset], [duration], [trial.label], extras=[dict(trial.description)]
+        )
+    else:  # pragma: no cover - MNE < 1.8
+        annot = mne.Annotations([trial.onset], [duration], [trial.label])
+        raw.info["description"] = json.dumps(trial.description, sort_keys=True)
+    raw.set_annotations(annot)
     return raw
 
 
@@ -618,11 +639,15 @@ def trial_description(run):
     Returns
     -------
     description : dict
-        ``FeatureRun.description``, or the JSON object in
-        ``raw.info["description"]`` (empty when absent or not JSON).
+        ``FeatureRun.description``; for a Raw, the ``extras`` of its first
+        annotation (or, with an MNE without annotation extras, the JSON object
+        in ``raw.info["description"]``); empty when there is none.
     """
     if isinstance(run, FeatureRun):
         return dict(run.description)
+    extras = getattr(run.annotations, "extras", None)
+    if extras and len(run.annotations) and extras[0]:
+        return dict(extras[0])
     text = run.info.get("description")
     if not text:
         return {}

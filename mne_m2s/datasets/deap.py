@@ -73,7 +73,7 @@ class DEAP(BaseEmotionDataset):
     The binary target is ``"high"`` when the selected rating is above
     ``threshold`` and ``"low"`` below it; a rating equal to the threshold is
     ``tie``. All four continuous ratings (1-9) are kept: in
-    ``raw.info["description"]`` as a JSON object ``{"valence": …, "arousal":
+    the ``extras`` of the trial annotation, ``{"valence": …, "arousal":
     …, "dominance": …, "liking": …, "target": …, "video": k}`` (read it with
     :func:`mne_m2s.datasets._io.trial_description`).
 

@@ -121,7 +121,7 @@ class DREAMER(BaseEmotionDataset):
 
     The label is ``"high"`` when the selected score (1-5) is above
     ``threshold``, ``"low"`` below it, and ``tie`` when equal. The three
-    scores are kept in ``raw.info["description"]`` as a JSON object
+    scores are kept in the ``extras`` of the trial annotation,
     ``{"valence": …, "arousal": …, "dominance": …, "target": …, "clip": k,
     "age": …, "gender": …}`` (read it with
     :func:`mne_m2s.datasets._io.trial_description`).
