@@ -137,11 +137,14 @@ def _moving_average(x, size, causal=False, axis=0):
     return np.moveaxis(out, 0, axis)
 
 
-def _estimate_lds_noise(segments, init_var_ratio):
-    """Method-of-moments noise variances of the local-level model, per feature.
+def _estimate_lds_noise(segments, init_var_ratio, max_lag=10):
+    """Noise variances of the local-level model from its variogram, per feature.
 
-    For ``x_t = s_t + v_t`` with a random-walk ``s``, the first differences
-    ``d_t`` have ``var(d) = Q + 2 R`` and ``cov(d_t, d_{t-1}) = -R``.
+    For ``x_t = s_t + v_t`` with a random-walk ``s``, the lag-``k`` differences have
+    ``E[(x_{t+k} - x_t)^2] = k * Q + 2 * R``. The mean squared differences for lags
+    1..``max_lag`` (pooled over the trials, never across two) are fitted by weighted
+    least squares: the slope is ``Q`` (``process_var``) and half the intercept ``R``
+    (``obs_var``), each floored at 1e-6 times the lag-1 value.
 
     Parameters
     ----------
@@ -149,6 +152,8 @@ def _estimate_lds_noise(segments, init_var_ratio):
         Training sequences, one per trial.
     init_var_ratio : float
         ``init_var / obs_var`` of the prior, kept from the defaults.
+    max_lag : int
+        Largest lag of the variogram.
 
     Returns
     -------
@@ -156,28 +161,35 @@ def _estimate_lds_noise(segments, init_var_ratio):
         ``process_var``, ``obs_var`` and ``init_var``, arrays of shape (n_features,).
     """
     n_feat = segments[0].shape[1]
-    s0 = np.zeros(n_feat)
-    s1 = np.zeros(n_feat)
-    n0 = 0
-    n1 = 0
-    for seg in segments:
-        d = np.diff(seg, axis=0)
-        s0 += (d**2).sum(axis=0)
-        n0 += d.shape[0]
-        if d.shape[0] > 1:
-            s1 += (d[1:] * d[:-1]).sum(axis=0)
-            n1 += d.shape[0] - 1
-    if n1 == 0:
+    lags, msd, weight = [], [], []
+    for lag in range(1, max_lag + 1):
+        total = np.zeros(n_feat)
+        count = 0
+        for seg in segments:
+            if seg.shape[0] > lag:
+                total += ((seg[lag:] - seg[:-lag]) ** 2).sum(axis=0)
+                count += seg.shape[0] - lag
+        if count:
+            lags.append(lag)
+            msd.append(total / count)
+            weight.append(count)
+    if len(lags) < 2:
         raise ValueError(
             "Estimating the LDS noise (smoothing_params={'fit_noise': True}) needs trials of "
             "at least 3 consecutive windows in the training epochs; none were found. Check "
             "trial_col and the epochs' metadata, or use fixed noise variances."
         )
-    gamma0 = s0 / n0
-    gamma1 = s1 / n1
-    scale = np.where(gamma0 > 0, gamma0, 1.0)
-    obs = np.maximum(-gamma1, 1e-6 * scale)
-    proc = np.maximum(gamma0 - 2.0 * obs, 1e-6 * scale)
+    k = np.asarray(lags, dtype=float)
+    v = np.asarray(msd)  # (n_lags, n_features)
+    w = np.asarray(weight, dtype=float)
+    k_mean = np.sum(w * k) / w.sum()
+    v_mean = (w[:, None] * v).sum(axis=0) / w.sum()
+    slope = (w[:, None] * (k - k_mean)[:, None] * (v - v_mean)).sum(axis=0) / np.sum(
+        w * (k - k_mean) ** 2)
+    intercept = v_mean - slope * k_mean
+    scale = np.where(v[0] > 0, v[0], 1.0)
+    proc = np.maximum(slope, 1e-6 * scale)
+    obs = np.maximum(intercept / 2.0, 1e-6 * scale)
     return {"process_var": proc, "obs_var": obs, "init_var": init_var_ratio * obs}
 
 

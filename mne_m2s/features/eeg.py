@@ -142,8 +142,9 @@ class DifferentialEntropy(_EpochsTransformer):
         "obs_var": 1.0, "init_var": 0.01, "init_mean": "auto", "fit_noise": False}``,
         see :func:`lds_smooth` (defaults of the SEED reference code). With
         ``fit_noise=True`` the process and observation variances are estimated per
-        feature in :meth:`fit` from the training epochs (method of moments on
-        within-trial differences) and reused unchanged by :meth:`transform`.
+        feature in :meth:`fit` from the training epochs (least-squares fit of the
+        within-trial variogram, see ``_estimate_lds_noise``) and reused unchanged by
+        :meth:`transform`.
     trial_col : "auto" | str | list of str | None
         Metadata columns identifying a trial (e.g. one film clip): epochs with the
         same values form one trial, whose windows are ordered in time by their start

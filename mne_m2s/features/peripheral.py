@@ -69,6 +69,16 @@ def _rate_signal(peaks, n_times, sfreq, lo_rate, hi_rate):
     return np.interp(np.arange(n_times), mid, rate[valid])
 
 
+def _refine_peaks(signal, peaks, half):
+    """Move each peak to the maximum of ``signal`` within ``half`` samples around it."""
+    if len(peaks) == 0:
+        return peaks
+    offsets = np.arange(-half, half + 1)
+    idx = np.clip(peaks[:, None] + offsets[None, :], 0, len(signal) - 1)
+    refined = idx[np.arange(len(peaks)), np.argmax(signal[idx], axis=1)]
+    return np.unique(refined)
+
+
 class PeripheralFeatures(_EpochsTransformer):
     """Per-window features of peripheral physiological signals, by channel type.
 
@@ -115,7 +125,8 @@ class PeripheralFeatures(_EpochsTransformer):
     * ``ecg``: ``hr`` (bpm), ``sdnn`` and ``rmssd`` (ms). R peaks are found on the whole
       epoch: zero-phase Butterworth band-pass ``ecg_band``, squared, smoothed over
       100 ms; peaks above 30 % of the epoch's 99th percentile of that envelope, at
-      least ``60 / max heart rate`` apart (:func:`scipy.signal.find_peaks`). ``hr`` is
+      least ``60 / max heart rate`` apart (:func:`scipy.signal.find_peaks`), each moved
+      to the largest absolute band-passed value within 50 ms (the R peak). ``hr`` is
       the window mean of the instantaneous heart rate (``60 / RR`` at each interval's
       midpoint, interpolated linearly); SDNN is the sample standard deviation of the
       R-R intervals whose midpoint lies in the ``hrv_span`` around the window, RMSSD
@@ -208,8 +219,9 @@ class PeripheralFeatures(_EpochsTransformer):
         n_rows, n_times = x.shape
         lo_hr, hi_hr = self._hr_range
         sos = butter(3, self._ecg_band, btype="bandpass", fs=sfreq, output="sos")
-        env = uniform_filter1d(_filtfilt(sos, x) ** 2, size=max(1, int(round(0.1 * sfreq))),
-                               axis=-1)
+        bp = _filtfilt(sos, x)
+        env = uniform_filter1d(bp**2, size=max(1, int(round(0.1 * sfreq))), axis=-1)
+        half = max(1, int(round(0.05 * sfreq)))
         thresh = 0.3 * np.percentile(env, 99, axis=-1)
         distance = max(1, int(np.floor(60.0 / hi_hr * sfreq)))
         out = np.zeros((n_rows, n_win, 3))
@@ -223,6 +235,7 @@ class PeripheralFeatures(_EpochsTransformer):
                 n_missing += 1
                 continue
             peaks, _ = find_peaks(env[i], height=thresh[i], distance=distance)
+            peaks = _refine_peaks(np.abs(bp[i]), peaks, half)
             rate = _rate_signal(peaks, n_times, sfreq, lo_hr, hi_hr)
             if rate is None:
                 n_missing += 1
