@@ -336,8 +336,10 @@ def dreamer_samples(t):
     return 128 * (1 + t % 3)
 
 
-def write_dreamer(fname, n_subjects=2, baseline_seconds=2, seed=0):
+def write_dreamer(fname, n_subjects=2, baseline_seconds=2, seed=0, drop_fields=()):
     """``DREAMER.mat`` with the published nesting (written by :func:`scipy.io.savemat`).
+
+    ``drop_fields`` leaves fields out of the subject structs (to test errors).
 
     Returns
     -------
@@ -365,18 +367,17 @@ def write_dreamer(fname, n_subjects=2, baseline_seconds=2, seed=0):
             subj[key] = rng.integers(1, 6, size=18).astype(np.uint8)
         subj["ScoreValence"][:5] = [3, 4, 2, 5, 1]  # ties on 3 and both classes
         written.append(subj)
-        structs.append(
-            {
-                "Age": subj["Age"],
-                "Gender": subj["Gender"],
-                "EEG": {p: _cell(subj["EEG"][p], (18, 1)) for p in ("baseline", "stimuli")},
-                "ECG": {p: _cell(subj["ECG"][p], (18, 1)) for p in ("baseline", "stimuli")},
-                **{
-                    k: subj[k].reshape(18, 1)
-                    for k in ("ScoreValence", "ScoreArousal", "ScoreDominance")
-                },
-            }
-        )
+        fields = {
+            "Age": subj["Age"],
+            "Gender": subj["Gender"],
+            "EEG": {p: _cell(subj["EEG"][p], (18, 1)) for p in ("baseline", "stimuli")},
+            "ECG": {p: _cell(subj["ECG"][p], (18, 1)) for p in ("baseline", "stimuli")},
+            **{
+                k: subj[k].reshape(18, 1)
+                for k in ("ScoreValence", "ScoreArousal", "ScoreDominance")
+            },
+        }
+        structs.append({k: v for k, v in fields.items() if k not in drop_fields})
     dreamer = {
         "Data": _cell(structs, (1, n_subjects)),
         "EEG_SamplingRate": np.uint8(128),
@@ -391,3 +392,35 @@ def write_dreamer(fname, n_subjects=2, baseline_seconds=2, seed=0):
     }
     sio.savemat(fname, {"DREAMER": dreamer})
     return written
+
+
+# ------------------------------------------------------------- file damage
+def truncate(fname, keep=0.5):
+    """Cut a file to a fraction of its size (an interrupted copy)."""
+    fname = Path(fname)
+    data = fname.read_bytes()
+    fname.write_bytes(data[: int(len(data) * keep)])
+
+
+def add_mat_variables(fname, **variables):
+    """Rewrite a MAT file with extra (or replaced) variables."""
+    mat = {k: v for k, v in sio.loadmat(fname).items() if not k.startswith("__")}
+    mat.update(variables)
+    sio.savemat(fname, mat)
+
+
+def drop_mat_variables(fname, *names):
+    """Rewrite a MAT file without some variables."""
+    mat = {
+        k: v for k, v in sio.loadmat(fname).items() if not k.startswith("__") and k not in names
+    }
+    sio.savemat(fname, mat)
+
+
+class Evil:
+    """A pickled object whose loading would call a function (must be refused)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.getcwd, ())

@@ -28,6 +28,7 @@ import json
 import os
 import pickle
 import re
+import struct
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -183,7 +184,7 @@ def check_keys(found, expected, fname, *, what="keys", allow_extra=False):
 
 
 def _short(items, limit=8):
-    items = [str(i) for i in items]
+    items = [repr(i) if isinstance(i, str) else str(i) for i in items]
     more = f", … ({len(items) - limit} more)" if len(items) > limit else ""
     return "[" + ", ".join(items[:limit]) + more + "]"
 
@@ -196,6 +197,46 @@ def _reading_error(fname, err, kind):
         "The file is truncated, corrupt or of another format: copy it again from the "
         "original release.",
     )
+
+
+def _check_mat_complete(fname):
+    """Walk the top-level data elements of a v5 MAT file; raise if one runs past the end.
+
+    :func:`scipy.io.whosmat` and ``loadmat(variable_names=...)`` silently stop
+    at the end of a truncated file, which would read as missing variables.
+    """
+    size = fname.stat().st_size
+    with open(fname, "rb") as fid:
+        header = fid.read(128)
+        if len(header) < 128:
+            raise layout_error(
+                fname,
+                f"is {size} bytes long, shorter than a MAT-file header (128 bytes).",
+                "The file is truncated: copy it again from the original release.",
+            )
+        endian = {b"IM": "<", b"MI": ">"}.get(header[126:128])
+        if endian is None or struct.unpack(endian + "H", header[124:126])[0] != 0x0100:
+            return  # not a v5 file: left to scipy (v4, or v7.3 = HDF5)
+        pos = 128
+        while pos < size:
+            fid.seek(pos)
+            tag = fid.read(8)
+            if len(tag) < 8:
+                if not any(tag):
+                    break  # zero padding at the end of the file
+                end = pos + 8
+            else:
+                mdtype, nbytes = struct.unpack(endian + "II", tag)
+                end = pos + 8 if mdtype >> 16 else pos + 8 + nbytes  # small element: 8 bytes
+            if end > size:
+                raise layout_error(
+                    fname,
+                    f"is truncated: a variable stored at byte {pos} ends at byte {end}, but "
+                    f"the file has {size} bytes.",
+                    "The copy or download was interrupted: copy the file again from the "
+                    "original release.",
+                )
+            pos = end
 
 
 def mat_variables(fname):
@@ -214,6 +255,7 @@ def mat_variables(fname):
     from scipy.io import whosmat
 
     fname = require_file(fname, "MAT file")
+    _check_mat_complete(fname)
     try:
         return {name: tuple(shape) for name, shape, _ in whosmat(str(fname))}
     except MemoryError:
@@ -242,6 +284,7 @@ def read_mat(fname, variable_names=None, **kwargs):
     from scipy.io import loadmat
 
     fname = require_file(fname, "MAT file")
+    _check_mat_complete(fname)
     try:
         mat = loadmat(str(fname), variable_names=variable_names, **kwargs)
     except MemoryError:
@@ -354,7 +397,8 @@ def read_npz(fname, keys):
     """
     fname = require_file(fname, "npz file")
     try:
-        with np.load(str(fname), allow_pickle=False) as npz:
+        # open the file here: np.load leaks its own handle when the archive is corrupt
+        with open(fname, "rb") as fid, np.load(fid, allow_pickle=False) as npz:
             check_keys(npz.files, keys, fname, what="npz keys", allow_extra=True)
             return {k: npz[k] for k in keys}
     except (MemoryError, DatasetLayoutError):
@@ -578,6 +622,17 @@ def _montage():
     return mne.channels.make_standard_montage(name)
 
 
+@lru_cache(maxsize=16)
+def _template_info(ch_names, ch_types, sfreq):
+    """Measurement info with the montage applied, built once per channel set (copied per use)."""
+    import mne
+
+    info = mne.create_info(list(ch_names), sfreq, list(ch_types))
+    if "eeg" in ch_types:
+        info.set_montage(_montage().copy(), on_missing="ignore", verbose=False)
+    return info
+
+
 @lru_cache(maxsize=1)
 def _has_extras():
     import inspect
@@ -610,10 +665,8 @@ def build_raw(trial):
     """
     import mne
 
-    info = mne.create_info(list(trial.ch_names), float(trial.sfreq), list(trial.ch_types))
-    raw = mne.io.RawArray(trial.data, info, verbose=False)
-    if "eeg" in trial.ch_types:
-        raw.set_montage(_montage().copy(), on_missing="ignore", verbose=False)
+    info = _template_info(tuple(trial.ch_names), tuple(trial.ch_types), float(trial.sfreq))
+    raw = mne.io.RawArray(trial.data, info.copy(), verbose=False)
     duration = trial.duration
     if duration is None:
         duration = raw.n_times / raw.info["sfreq"] - trial.onset
@@ -835,7 +888,7 @@ def load_subject(dataset, subject, files, parse):
     fname = cache_file(dataset, subject, files)
     if fname.is_file() and not dataset.force_update:
         try:
-            with np.load(str(fname), allow_pickle=False) as npz:
+            with open(fname, "rb") as fid, np.load(fid, allow_pickle=False) as npz:
                 records = _arrays_to_records(npz)
             logger.info("%s subject %d: loaded from the cache %s", dataset.code, subject, fname)
             return to_runs(records)
