@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import LabelEncoder, StandardScaler
@@ -97,7 +97,7 @@ def _state_to_cpu(obj):
     return torch.load(buffer, map_location="cpu", weights_only=False)
 
 
-class M2SClassifier(ClassifierMixin, BaseEstimator):
+class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """Multi-to-Single (M2S) emotion classifier.
 
     ``pretrain`` learns one encoder per modality on unlabelled paired
@@ -678,7 +678,8 @@ class M2SClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray, shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X, y=None, sample_weight=None):
         """Accuracy on ``X`` (labels from Epochs events when ``y`` is None)."""
@@ -767,6 +768,8 @@ class M2SClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.dict = True
+        # transform returns float32 shared-space features whatever the input dtype
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
 

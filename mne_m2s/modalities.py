@@ -14,6 +14,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils import check_array
 
 #: Default modality vocabulary: modality name -> MNE channel types.
@@ -161,6 +162,11 @@ def as_feature_dict(X, *, modality="auto", known=None, modality_map=None, extrac
         The fitted extractors of Epochs input, else None.
     """
     known = known or {}
+    if sparse.issparse(X):
+        raise TypeError(
+            "Sparse input is not supported: X must be a dense array (use X.toarray()), "
+            "a dict of dense arrays or mne.Epochs."
+        )
     try:
         import mne
     except ImportError:  # pragma: no cover - mne is a hard dependency

@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny settings and a synthetic two-modality latent problem."""
+
+import numpy as np
+import pytest
+import torch
+
+# The machine has 2 cores; tests are small and run faster without oversubscription.
+torch.set_num_threads(2)
+
+#: Small architecture/schedule for fast tests (the SPEC defaults are tested elsewhere).
+SMALL = dict(
+    embedding_dim=32,
+    n_layers=1,
+    ffn_dim=64,
+    head_dim=8,
+    proj_dim=16,
+    pretrain_max_epochs=30,
+    pretrain_batch_size=128,
+    pretrain_lr=1e-3,
+    max_epochs=60,
+    batch_size=64,
+    device="cpu",
+    random_state=0,
+)
+
+
+def make_latent_problem(seed=0, n_trials=30, per_trial=20, n_windows=5, n_chans=14, n_bands=5,
+                        n_eye=12, noise=1.0):
+    """Two modalities sharing a class-dependent latent signal plus independent noise.
+
+    Returns
+    -------
+    Xa : ndarray, shape (n, n_windows, n_chans, n_bands)   ("eeg", electrode layout)
+    Xb : ndarray, shape (n, n_windows, n_eye)               ("eye")
+    y : ndarray, shape (n,)
+    trial : ndarray, shape (n,)
+    """
+    rng = np.random.default_rng(seed)
+    wa = rng.normal(size=(3, n_chans * n_bands))
+    wb = rng.normal(size=(3, n_eye))
+    means = rng.normal(size=(3, 3)) * 1.5
+    xa, xb, ys, trials = [], [], [], []
+    for tr in range(n_trials):
+        c = tr % 3
+        lat = means[c] + rng.normal(size=(per_trial, n_windows, 3)) * 0.7
+        a = lat @ wa + rng.normal(size=(per_trial, n_windows, n_chans * n_bands)) * noise
+        xa.append(a.reshape(per_trial, n_windows, n_chans, n_bands))
+        xb.append(lat @ wb + rng.normal(size=(per_trial, n_windows, n_eye)) * noise)
+        ys.append(np.full(per_trial, c))
+        trials.append(np.full(per_trial, tr))
+    return (np.concatenate(xa).astype(np.float32), np.concatenate(xb).astype(np.float32),
+            np.concatenate(ys), np.concatenate(trials))
+
+
+@pytest.fixture(scope="session")
+def latent_problem():
+    return make_latent_problem()
+
+
+@pytest.fixture(scope="session")
+def pretrained_clf(latent_problem):
+    from mne_m2s import M2SClassifier
+
+    xa, xb, y, trial = latent_problem
+    train = trial < 18
+    return M2SClassifier(**SMALL).pretrain({"eeg": xa[train], "eye": xb[train]})
