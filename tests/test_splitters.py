@@ -81,6 +81,23 @@ def test_uneven_blocks():
     assert blocks == [[1, 2, 3, 4], [5, 6, 7], [8, 9, 10]]
 
 
+def test_positions_are_trial_numbers():
+    """Trials the paradigm dropped (too short) do not shift the protocol."""
+    meta = make_meta(15, shuffle=True)
+    kept = meta[~meta["run"].isin(["3", "12"])].reset_index(drop=True)
+    train, test = next(get_protocol("SEED").split(None, meta=kept))
+    assert set(kept.iloc[train]["run"].astype(int)) == {1, 2, 4, 5, 6, 7, 8, 9}
+    assert set(kept.iloc[test]["run"].astype(int)) == {10, 11, 13, 14, 15}
+    meta = make_meta(40, sessions=("1",))
+    kept = meta[meta["run"].astype(int) <= 36].reset_index(drop=True)  # last 4 dropped
+    folds = [set(kept.iloc[t]["run"].astype(int)) for _, t in get_protocol("DEAP").split(
+        None, meta=kept)]  # fmt: skip
+    assert folds[0] == set(range(1, 11)) and folds[3] == set(range(31, 37))
+    folds = [set(kept.iloc[t]["run"].astype(int)) for _, t in TrialKFold(4).split(
+        None, meta=kept)]  # fmt: skip
+    assert folds[0] == set(range(1, 10))  # without n_trials: blocks of the 36 present
+
+
 def test_groups_forms_agree():
     meta = make_meta(15, shuffle=True, seed=3)
     cv = TrialHoldoutSplit(9)
@@ -112,7 +129,7 @@ def test_sklearn_cv_usage():
         DummyClassifier(), {"strategy": ["prior", "uniform"]}, cv=TrialKFold(3)
     ).fit(X, y, groups=trial_groups(meta))
     assert search.best_params_["strategy"] in ("prior", "uniform")
-    assert "TrialKFold(n_splits=3)" == repr(TrialKFold(3))
+    assert repr(TrialKFold(3)) == "TrialKFold(n_splits=3, n_trials=None)"
 
 
 def test_dict_input_and_length_check():
@@ -128,8 +145,12 @@ def test_errors():
     meta = make_meta(5)
     with pytest.raises(ValueError, match="trial of every sample"):
         next(TrialKFold(2).split(np.zeros(len(meta))))
-    with pytest.raises(ValueError, match="leaves no test trial"):
+    with pytest.raises(ValueError, match="empty test side"):
         next(TrialHoldoutSplit(9).split(None, meta=meta))
+    with pytest.raises(ValueError, match="more than n_trials=4"):
+        next(TrialKFold(2, n_trials=4).split(None, meta=meta))
+    with pytest.raises(ValueError, match="n_trials must be"):
+        next(TrialKFold(2, n_trials=0).split(None, meta=meta))
     with pytest.raises(ValueError, match="fewer than n_splits"):
         next(TrialKFold(6).split(None, meta=meta))
     with pytest.raises(ValueError, match="n_splits"):

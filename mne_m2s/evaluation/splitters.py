@@ -16,8 +16,11 @@ so the splitters work as ``cv=`` in scikit-learn (which forwards only
   session and run, e.g. :func:`trial_groups` ``(meta)``);
 * a 1-D array of trial identifiers: one unit, all trials distinct.
 
-Trial order within a unit is the numeric order of the run names when they
-are all integers (``"1"``, ``"2"`` … ``"10"``), otherwise the order of first
+Trial positions within a unit: when the run names are all integers (the
+datasets' ``"1"``, ``"2"`` … ``"15"``, 1-based), a trial's position is its
+number, so the protocols refer to trial *numbers* even when the paradigm
+dropped some trials (too short for one sample): SEED trains on trials 1-9
+whichever of them yield samples. Otherwise the position is the order of first
 appearance in the table (the paradigm lists samples in time order).
 """
 
@@ -112,8 +115,10 @@ def _trial_table(X, groups, meta):
         seen = list(dict.fromkeys(runs[i] for i in idx))  # first-appearance order
         as_int = [_as_int(r) for r in seen]
         if all(v is not None for v in as_int):
-            seen = [r for _, r in sorted(zip(as_int, seen, strict=True), key=lambda p: p[0])]
-        order = {r: k for k, r in enumerate(seen)}
+            first = 1 if min(as_int) >= 1 else min(as_int)  # 1-based trial numbers
+            order = {r: v - first for r, v in zip(seen, as_int, strict=True)}
+        else:
+            order = {r: k for k, r in enumerate(seen)}
         rank[idx] = [order[runs[i]] for i in idx]
     units_by_id = {v: k for k, v in unit_ids.items()}
     return unit_index, rank, units_by_id
@@ -150,13 +155,20 @@ class _TrialSplitter(BaseCrossValidator):
         X = None if isinstance(X, dict) else X
         unit_index, rank, units = _trial_table(X, groups, meta)
         n_units = len(units)
-        n_trials = np.array([rank[unit_index == u].max() + 1 for u in range(n_units)])
-        folds = [self._test_trials(int(n_trials[u]), units[u]) for u in range(n_units)]
+        folds = [
+            self._test_trials(int(rank[unit_index == u].max()) + 1, units[u])
+            for u in range(n_units)
+        ]
         for k in range(self.get_n_splits()):
             test = np.zeros(rank.shape[0], dtype=bool)
             for u in range(n_units):
-                in_unit = unit_index == u
-                test |= in_unit & np.isin(rank, folds[u][k])
+                test |= (unit_index == u) & np.isin(rank, folds[u][k])
+            if test.all() or not test.any():
+                side = "test" if not test.any() else "training"
+                raise ValueError(
+                    f"{self!r}: split {k} has an empty {side} side (trial positions per "
+                    f"subject-session: up to {int(rank.max()) + 1})."
+                )
             yield np.flatnonzero(~test), np.flatnonzero(test)
 
 
@@ -169,8 +181,9 @@ class TrialHoldoutSplit(_TrialSplitter):
     Parameters
     ----------
     n_train_trials : int
-        Number of leading trials (in trial order) of each subject-session that
-        go to the training side; every later trial is a test trial.
+        Number of leading trial positions of each subject-session (trial
+        numbers ``1 .. n_train_trials`` for integer run names) that go to the
+        training side; every later trial is a test trial.
 
     Examples
     --------
@@ -199,12 +212,7 @@ class TrialHoldoutSplit(_TrialSplitter):
         n_train = self.n_train_trials
         if isinstance(n_train, bool) or not isinstance(n_train, numbers.Integral) or n_train < 1:
             raise ValueError(f"n_train_trials must be a positive int, got {n_train!r}.")
-        if n_trials <= n_train:
-            raise ValueError(
-                f"Subject-session {unit} has {n_trials} trial(s); n_train_trials={n_train} "
-                "leaves no test trial."
-            )
-        return [np.arange(n_train, n_trials)]
+        return [np.arange(n_train, max(n_train, n_trials))]
 
 
 class TrialKFold(_TrialSplitter):
@@ -221,10 +229,16 @@ class TrialKFold(_TrialSplitter):
     ----------
     n_splits : int
         Number of folds (at least 2).
+    n_trials : int | None
+        Number of trials per subject-session the blocks are cut from (DEAP 40,
+        DREAMER 18 in :func:`get_protocol`). ``None``: the largest trial
+        position present in each subject-session. Fixing it keeps the blocks
+        of the protocol when trailing trials yield no sample.
     """
 
-    def __init__(self, n_splits=4):
+    def __init__(self, n_splits=4, n_trials=None):
         self.n_splits = n_splits
+        self.n_trials = n_trials
 
     def get_n_splits(self, X=None, y=None, groups=None, meta=None):
         """Number of splits (``n_splits``).
@@ -245,6 +259,16 @@ class TrialKFold(_TrialSplitter):
 
     def _test_trials(self, n_trials, unit):
         n_splits = self.get_n_splits()
+        if self.n_trials is not None:
+            fixed = self.n_trials
+            if isinstance(fixed, bool) or not isinstance(fixed, numbers.Integral) or fixed < 1:
+                raise ValueError(f"n_trials must be a positive int or None, got {fixed!r}.")
+            if n_trials > fixed:
+                raise ValueError(
+                    f"Subject-session {unit} has trial positions up to {n_trials}, more than "
+                    f"n_trials={fixed}."
+                )
+            n_trials = int(fixed)
         if n_trials < n_splits:
             raise ValueError(
                 f"Subject-session {unit} has {n_trials} trial(s), fewer than n_splits={n_splits}."
@@ -252,13 +276,13 @@ class TrialKFold(_TrialSplitter):
         return np.array_split(np.arange(n_trials), n_splits)
 
 
-#: The papers' protocols: dataset code -> (splitter class, argument).
+#: The papers' protocols: dataset code -> (splitter class, keyword arguments).
 PROTOCOLS = {
-    "SEED": (TrialHoldoutSplit, 9),
-    "SEED-IV": (TrialHoldoutSplit, 16),
-    "SEED-V": (TrialHoldoutSplit, 10),
-    "DEAP": (TrialKFold, 4),
-    "DREAMER": (TrialKFold, 3),
+    "SEED": (TrialHoldoutSplit, {"n_train_trials": 9}),
+    "SEED-IV": (TrialHoldoutSplit, {"n_train_trials": 16}),
+    "SEED-V": (TrialHoldoutSplit, {"n_train_trials": 10}),
+    "DEAP": (TrialKFold, {"n_splits": 4, "n_trials": 40}),
+    "DREAMER": (TrialKFold, {"n_splits": 3, "n_trials": 18}),
 }
 
 
@@ -269,8 +293,8 @@ def get_protocol(code):
     SEED              :class:`TrialHoldoutSplit` ``(9)``: trials 1-9 / 10-15
     SEED-IV           :class:`TrialHoldoutSplit` ``(16)``: trials 1-16 / 17-24
     SEED-V            :class:`TrialHoldoutSplit` ``(10)``: trials 1-10 / 11-15
-    DEAP              :class:`TrialKFold` ``(4)``: blocks of 10 videos
-    DREAMER           :class:`TrialKFold` ``(3)``: blocks of 6 clips
+    DEAP              :class:`TrialKFold` ``(4, n_trials=40)``: blocks of 10 videos
+    DREAMER           :class:`TrialKFold` ``(3, n_trials=18)``: blocks of 6 clips
     ================  ==========================================================
 
     Parameters
@@ -291,5 +315,5 @@ def get_protocol(code):
             f"No published protocol for dataset {code!r}; protocols exist for "
             f"{', '.join(PROTOCOLS)}. Use TrialHoldoutSplit or TrialKFold directly."
         )
-    cls, arg = PROTOCOLS[key]
-    return cls(arg)
+    cls, kwargs = PROTOCOLS[key]
+    return cls(**kwargs)
