@@ -175,3 +175,25 @@ def test_errors(tmp_path):
     truncate(fname)
     with pytest.raises(DatasetLayoutError, match="truncated"):
         DREAMER(tmp_path).get_data([1])
+
+
+@pytest.mark.parametrize("n_subjects", [1, 2])
+def test_squeezing_reader_shapes(tmp_path, monkeypatch, n_subjects):
+    """The struct walkers also accept what squeezing readers return (bare one-element cells)."""
+    import mne_m2s.datasets.dreamer as dreamer_mod
+
+    write_dreamer(tmp_path / "DREAMER.mat", n_subjects=n_subjects)
+    plain = DREAMER(tmp_path).get_data([1])[1]["1"]
+    original = dreamer_mod.read_mat
+
+    def squeezing(fname, **kwargs):
+        return original(fname, squeeze_me=True, struct_as_record=False)
+
+    monkeypatch.setattr(dreamer_mod, "read_mat", squeezing)
+    m = squeezing(tmp_path / "DREAMER.mat")
+    data_field = m["DREAMER"].Data
+    assert isinstance(data_field, np.ndarray) == (n_subjects > 1)  # squeezed to a bare struct
+    squeezed = DREAMER(tmp_path).get_data([1])[1]["1"]
+    for k in plain:
+        np.testing.assert_array_equal(plain[k].get_data(), squeezed[k].get_data())
+        assert trial_description(plain[k]) == trial_description(squeezed[k])
