@@ -317,3 +317,21 @@ def test_errors():
         est.transform(epochs.copy().drop_channels(["EEG01"]))
     with pytest.raises(ValueError, match="fitted at sfreq=200.0 Hz"):
         est.transform(_epochs(rng.standard_normal((2, 2, 800)), sfreq=400.0))
+
+
+def test_non_preloaded_epochs_and_chunking(monkeypatch):
+    """Epochs read lazily, and preloaded epochs read in several chunks, agree."""
+    import mne_m2s.features._base as base
+
+    rng = np.random.default_rng(12)
+    raw = mne.io.RawArray(rng.standard_normal((3, 20 * 200)) * 1e-5,
+                          mne.create_info(3, SFREQ, "eeg"), verbose=False)
+    events = mne.make_fixed_length_events(raw, duration=4.0)
+    lazy = mne.Epochs(raw, events, tmin=0.0, tmax=4.0 - 1 / SFREQ, baseline=None,
+                      preload=False, verbose=False)
+    eager = mne.Epochs(raw, events, tmin=0.0, tmax=4.0 - 1 / SFREQ, baseline=None,
+                       preload=True, verbose=False)
+    ref = DifferentialEntropy(picks="eeg").fit_transform(eager)
+    np.testing.assert_allclose(DifferentialEntropy().fit_transform(lazy), ref)
+    monkeypatch.setattr(base, "_CHUNK_SAMPLES", 2 * 3 * 800)  # two epochs per chunk
+    np.testing.assert_allclose(DifferentialEntropy().fit_transform(eager), ref)

@@ -6,6 +6,7 @@ import pytest
 from mne.preprocessing.eyetracking import set_channel_types_eyetrack
 
 from mne_m2s.features import EyeMovementFeatures
+from mne_m2s.features.eye import _merge_overlaps
 
 SFREQ = 60.0
 WIN = 240  # samples in a 4-s window
@@ -149,9 +150,15 @@ def test_events_from_annotations(binocular):
     np.testing.assert_allclose(f["saccade_duration_mean"], 50.0 + extra, atol=1e-6)
     np.testing.assert_allclose(f["blink_duration_mean"], 250.0 + extra, atol=1e-6)
     np.testing.assert_allclose(f["saccade_latency_mean"], 1000.0, atol=1e-6)
-    # saccade annotated over samples 60..63 of the 5-deg ramp (60..66): 3 of 6 intervals
+    # the saccade annotation covers samples 60..62 of the 5-deg ramp over 60..66 (2 of its
+    # 6 intervals; 4 when the two eyes' copies are merged)
     np.testing.assert_allclose(f["saccade_amplitude_mean"],
-                               5.0 * (3 + 2 * binocular) / 6, atol=1e-6)
+                               5.0 * (2 + 2 * binocular) / 6, atol=1e-6)
+    # the first fixation covers samples 6..35 (6..37 merged) of the 0.3-deg drift over 0..60;
+    # the second covers the blink (NaN, ignored) and a still stretch: dispersion 0
+    drift = (29 + 2 * binocular) * 0.3 / 60
+    np.testing.assert_allclose(f["dispersion_x_mean"], drift / 2, atol=1e-9)
+    np.testing.assert_allclose(f["fixation_dispersion_max"], drift, atol=1e-9)
     # events="detect" ignores the annotations and finds the trace's own events
     det = EyeMovementFeatures(pixels_per_degree=PPD, events="detect").fit_transform(epochs)
     np.testing.assert_allclose(det[..., _col(est, "fixation_frequency")], 1.0)
@@ -268,3 +275,43 @@ def test_errors():
             np.zeros((1, 1, epochs.get_data().shape[-1])),
             mne.create_info(["EEG"], SFREQ, "eeg"), verbose=False)], force_update_info=True)
         EyeMovementFeatures(picks=["xpos_left", "ypos_left", "EEG"]).fit(mixed)
+
+
+def test_annotation_mapping_matches_mne_per_epoch():
+    """Vectorised annotation -> epoch mapping agrees with get_annotations_per_epoch.
+
+    Raw with first_samp != 0 and a measurement date, overlapping epochs with tmin < 0,
+    annotations straddling epoch edges.
+    """
+    rng = np.random.default_rng(4)
+    n = 6000
+    info = mne.create_info(["xpos", "ypos", "pupil"], SFREQ, ["eyegaze", "eyegaze", "pupil"])
+    raw = mne.io.RawArray(rng.standard_normal((3, n)) + 5, info, first_samp=123, verbose=False)
+    raw.set_meas_date(1e9)
+    onsets = np.sort(rng.uniform(0, (n - 60) / SFREQ, 80))
+    descs = rng.choice(["fixation", "saccade", "BAD_blink", "other"], 80)
+    raw.set_annotations(mne.Annotations(onsets + raw.first_time, rng.uniform(0, 0.8, 80),
+                                        descs, orig_time=raw.info["meas_date"]))
+    events = mne.make_fixed_length_events(raw, duration=2.0, overlap=1.0)[1:]
+    epochs = mne.Epochs(raw, events, tmin=-1.0, tmax=3.0, baseline=None,
+                        reject_by_annotation=False, preload=True, verbose=False)
+    est = EyeMovementFeatures(window=1.0).fit(epochs)
+    n_times = len(epochs.times)
+    ours = est._annotation_events(epochs, n_times)
+    for kind, name in est.annotation_names_.items():
+        rows, starts, stops = [], [], []
+        for row, annots in enumerate(epochs.get_annotations_per_epoch()):
+            for onset, duration, desc in annots:
+                if desc != name:
+                    continue
+                start = max(int(round((onset - epochs.tmin) * SFREQ)), 0)
+                stop = min(int(round((onset + duration - epochs.tmin) * SFREQ)), n_times)
+                rows.append(row)
+                starts.append(start)
+                stops.append(stop)
+        expected = _merge_overlaps(np.array(rows, dtype=np.int64),
+                                   np.array(starts, dtype=np.int64),
+                                   np.array(stops, dtype=np.int64))
+        assert len(expected[0]) > 10
+        for got, exp in zip(ours[kind][:3], expected, strict=True):
+            np.testing.assert_array_equal(got, exp)

@@ -6,7 +6,7 @@ from mne.io.constants import FIFF
 
 from ..utils import logger
 from ..utils._checks import check_float, check_option
-from ._base import _EpochsTransformer
+from ._base import _EpochsTransformer, _raw_sfreq
 from .eeg import _check_bands
 
 #: Pupil DE bands of the SEED eye features (Hz).
@@ -70,6 +70,23 @@ def _merge_overlaps(rows, starts, stops):
     return rows[first], starts[first], merged_stop
 
 
+def _overlap_pairs(a_start, a_stop, e_start, e_stop):
+    """(epoch, annotation) index pairs whose closed time intervals intersect.
+
+    All epochs have the same length, so sorting them by start also sorts their stops;
+    the epochs overlapping an annotation form one contiguous run in that order.
+    """
+    if len(a_start) == 0 or len(e_start) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(e_start, kind="stable")
+    hi = np.searchsorted(e_start[order], a_stop, side="right")  # epoch start <= annot stop
+    lo = np.searchsorted(e_stop[order], a_start, side="left")  # epoch stop >= annot start
+    counts = np.maximum(hi - lo, 0)
+    annot = np.repeat(np.arange(len(a_start)), counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return order[np.repeat(lo, counts) + within], annot
+
+
 def _nanmean_channels(arr):
     """Mean over axis 1 ignoring NaN; NaN where every channel is NaN. arr (n, c, t)."""
     valid = np.isfinite(arr)
@@ -96,13 +113,14 @@ def _fill_nan_rows(arr):
     return out, has
 
 
-def _span_extent(values, rows, starts, stops, n_times):
-    """max - min of values[row, start..min(stop, n_times - 1)] per event (NaN ignored, else 0)."""
+def _span_extent(values, rows, starts, lasts):
+    """max - min of values[row, start..last] per event (NaN ignored; 0 if all NaN)."""
     if len(rows) == 0:
         return np.zeros(0)
+    n_times = values.shape[1]
     flat = np.concatenate([values.ravel(), [np.nan]])
     a = rows * n_times + starts
-    b = rows * n_times + np.minimum(np.maximum(stops, starts), n_times - 1) + 1
+    b = rows * n_times + np.maximum(lasts, starts) + 1
     idx = np.stack([a, b], axis=1).ravel()
     with np.errstate(invalid="ignore"):
         hi = np.fmax.reduceat(flat, idx)[::2]
@@ -201,7 +219,10 @@ class EyeMovementFeatures(_EpochsTransformer):
       ``i+1``; runs of intervals above ``velocity_threshold`` are saccades, from their
       first to their last sample (duration = number of intervals / sfreq).
     * fixations: runs of valid intervals at or below the threshold, at least
-      ``min_fixation_duration`` long.
+      ``min_fixation_duration`` long, from their first to their last sample.
+
+    An annotation covers the samples in ``[onset, onset + duration)``; its duration is
+    the number of those samples / sfreq.
 
     Missing samples (NaN) in gaze and pupil channels are legitimate tracker output
     (blinks, track loss) and are accepted; infinite values raise a ValueError.
@@ -372,44 +393,55 @@ class EyeMovementFeatures(_EpochsTransformer):
         return {k: ("annotations" if names[k] in present else "detect") for k in names}
 
     def _annotation_events(self, epochs, n_times):
-        """Events per kind from the annotations: dict kind -> (rows, starts, stops)."""
+        """Events per kind from the annotations: dict kind -> (rows, starts, stops).
+
+        Same time convention as :meth:`mne.Epochs.get_annotations_per_epoch`
+        (annotation onsets against ``events[:, 0] / raw sfreq``), vectorised.
+        """
+        annots = epochs.annotations
         sfreq = self.sfreq_
-        tmin = epochs.tmin
-        by_desc = {d: k for k, d in self.annotation_names_.items()}
-        acc = {k: ([], [], []) for k in self.annotation_names_}
-        for row, annots in enumerate(epochs.get_annotations_per_epoch()):
-            for onset, duration, desc in annots:
-                kind = by_desc.get(desc)
-                if kind is None:
-                    continue
-                start = int(round((onset - tmin) * sfreq))
-                stop = int(round((onset + duration - tmin) * sfreq))
-                start, stop = max(start, 0), min(stop, n_times)
-                if start >= n_times or stop < start:
-                    continue
-                acc[kind][0].append(row)
-                acc[kind][1].append(start)
-                acc[kind][2].append(stop)
-        return {
-            k: _merge_overlaps(*(np.asarray(v, dtype=np.int64) for v in vals))
-            for k, vals in acc.items()
-        }
+        epoch_start = epochs.events[:, 0] / _raw_sfreq(epochs) + epochs.tmin
+        epoch_stop = epoch_start + (n_times - 1) / sfreq
+        out = {}
+        for kind, name in self.annotation_names_.items():
+            if annots is None or not len(annots):
+                sel = np.zeros(0, dtype=int)
+            else:
+                sel = np.flatnonzero(np.asarray(annots.description) == name)
+            onset = np.asarray(annots.onset)[sel] if len(sel) else np.zeros(0)
+            duration = np.asarray(annots.duration)[sel] if len(sel) else np.zeros(0)
+            rows, idx = _overlap_pairs(onset, onset + duration, epoch_start, epoch_stop)
+            rel = onset[idx] - epoch_start[rows]
+            start = np.round(rel * sfreq).astype(np.int64)
+            stop = np.round((rel + duration[idx]) * sfreq).astype(np.int64)
+            start, stop = np.maximum(start, 0), np.minimum(stop, n_times)
+            keep = (start < n_times) & (stop >= start)
+            rows, start, stop = _merge_overlaps(rows[keep].astype(np.int64), start[keep],
+                                                stop[keep])
+            # annotations cover [onset, onset + duration): the last sample is stop - 1
+            out[kind] = (rows, start, stop, np.maximum(stop - 1, start))
+        return out
 
     def _detect_events(self, gx, gy, blink_mask):
         """Blinks, fixations and saccades detected from the signals (I-VT)."""
         sfreq = self.sfreq_
-        empty = (np.zeros(0, dtype=np.int64),) * 3
-        events = {"blink": _runs(blink_mask) if blink_mask is not None else empty}
+        empty = (np.zeros(0, dtype=np.int64),) * 4
+        events = {"blink": empty}
+        if blink_mask is not None:  # runs of samples [start, stop)
+            rows, starts, stops = _runs(blink_mask)
+            events["blink"] = (rows, starts, stops, stops - 1)
         if gx is None:
             events["fixation"] = events["saccade"] = empty
             return events
+        # runs of inter-sample intervals [start, stop) span the samples start..stop
         speed = np.hypot(np.diff(gx, axis=1), np.diff(gy, axis=1)) * sfreq
         valid = np.isfinite(speed)
-        events["saccade"] = _runs(valid & (speed > self.velocity_threshold))
+        rows, starts, stops = _runs(valid & (speed > self.velocity_threshold))
+        events["saccade"] = (rows, starts, stops, stops)
         rows, starts, stops = _runs(valid & (speed <= self.velocity_threshold))
         min_len = self.min_fixation_duration * sfreq - 1e-9
         keep = (stops - starts) >= min_len
-        events["fixation"] = (rows[keep], starts[keep], stops[keep])
+        events["fixation"] = (rows[keep], starts[keep], stops[keep], stops[keep])
         return events
 
     # -- computation ------------------------------------------------------------------
@@ -462,17 +494,18 @@ class EyeMovementFeatures(_EpochsTransformer):
         col = self._pupil_features(pupils, n_samp, n_win, out)
 
         def cells_of(kind):
-            rows, starts, stops = events[kind]
+            rows, starts, stops, lasts = events[kind]
             win = starts // n_samp
             keep = win < n_win
-            return (rows[keep] * n_win + win[keep], rows[keep], starts[keep], stops[keep])
+            return (rows[keep] * n_win + win[keep], rows[keep], starts[keep], stops[keep],
+                    np.minimum(lasts[keep], n_times - 1))
 
         # fixations
-        f_cell, f_row, f_start, f_stop = cells_of("fixation")
+        f_cell, f_row, f_start, f_stop, f_last = cells_of("fixation")
         f_dur = (f_stop - f_start) / sfreq * 1e3
         if gx is not None:
-            disp_x = _span_extent(gx, f_row, f_start, f_stop, n_times)
-            disp_y = _span_extent(gy, f_row, f_start, f_stop, n_times)
+            disp_x = _span_extent(gx, f_row, f_start, f_last)
+            disp_y = _span_extent(gy, f_row, f_start, f_last)
         else:
             disp_x = disp_y = np.zeros(len(f_cell))
         _, mx, sx, _, _ = _window_stats(f_cell, disp_x, n_cells)
@@ -483,20 +516,19 @@ class EyeMovementFeatures(_EpochsTransformer):
         flat[:, col:col + 2] = np.stack([f_mean, f_std], axis=1)
         col += 2
         # blinks
-        b_cell, _, b_start, b_stop = cells_of("blink")
+        b_cell, _, b_start, b_stop, _ = cells_of("blink")
         b_count, b_mean, b_std, _, _ = _window_stats(b_cell, (b_stop - b_start) / sfreq * 1e3,
                                                      n_cells)
         flat[:, col:col + 2] = np.stack([b_mean, b_std], axis=1)
         col += 2
         # saccades
-        s_cell, s_row, s_start, s_stop = cells_of("saccade")
+        s_cell, s_row, s_start, s_stop, s_last = cells_of("saccade")
         s_dur = (s_stop - s_start) / sfreq * 1e3
         if gx is not None and len(s_cell):
             fx, _ = _fill_nan_rows(gx)
             fy, _ = _fill_nan_rows(gy)
-            end = np.minimum(s_stop, n_times - 1)
-            s_amp = np.hypot(fx[s_row, end] - fx[s_row, s_start],
-                             fy[s_row, end] - fy[s_row, s_start])
+            s_amp = np.hypot(fx[s_row, s_last] - fx[s_row, s_start],
+                             fy[s_row, s_last] - fy[s_row, s_start])
         else:
             s_amp = np.zeros(len(s_cell))
         s_count, sd_mean, sd_std, _, _ = _window_stats(s_cell, s_dur, n_cells)
