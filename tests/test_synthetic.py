@@ -144,6 +144,7 @@ def test_annotations(raw_data):
         trial = [i for i, d in enumerate(annot.description) if d in names]
         assert len(trial) == 1
         i = trial[0]
+        assert i == 0  # the trial annotation comes first (read by trial_description)
         assert annot.onset[i] == 0.0
         assert annot.duration[i] == pytest.approx(raw.times[-1] + 1 / raw.info["sfreq"])
         assert annot.ch_names[i] == ()

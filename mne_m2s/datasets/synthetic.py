@@ -659,6 +659,9 @@ class SyntheticEmotion(BaseEmotionDataset):
         fix_mean = subj["fix_dur"] * np.exp(-0.3 * eff * a + nuis[0])
         intrinsic = np.cumsum(rng.gamma(4.0, 0.25, int(n / _CTRL_FS / 0.15) + 20))
         starts = np.concatenate([[0.0], _warp_times(1.0 / (fix_mean + 0.045), intrinsic, t)])
+        # the tracker reports its first fixation a little after the clip onset, so the
+        # trial annotation is the first annotation of the Raw (MNE sorts by onset)
+        starts[0] = 0.5 * min(starts[1] if len(starts) > 1 else 0.05, 0.05)
         k = len(starts)
         amp_mean = subj["sacc_amp"] * np.exp(0.3 * eff * np.interp(starts, t, v) + nuis[1].mean())
         step = amp_mean * rng.gamma(2.0, 0.5, k)
