@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._registry import _REGISTRY, get_dataset
-from .base import normalize_code
+from .base import BaseEmotionDataset, normalize_code
 
 
 def dataset_status(code=None, path=None):
@@ -57,12 +57,8 @@ def dataset_status(code=None, path=None):
 
 
 def _row(code, level, ds):
-    check = getattr(ds, "check_files", None)
-    if check is None or not hasattr(ds, "_check_layout"):
-        return {"code": code, "level": level, "path": "", "found": True, "message": "built in"}
-    try:
+    found, message = ds.check_files()
+    root = ""
+    if type(ds).check_files is BaseEmotionDataset.check_files:  # a dataset read from files
         root = str(ds.data_path())
-    except Exception:  # pragma: no cover - a dataset without a path
-        root = ""
-    found, message = check()
     return {"code": code, "level": level, "path": root, "found": bool(found), "message": message}
