@@ -3,8 +3,9 @@
 Every extractor in :mod:`mne_m2s.features` is a scikit-learn transformer over
 :class:`mne.BaseEpochs`. Each epoch is cut into non-overlapping sub-windows of
 ``window`` seconds, ``n_windows = floor(n_times / round(window * sfreq))``
-(samples left over at the end of an epoch are ignored), and each extractor
-returns an array of shape ``(n_epochs, n_windows, n_features)``.
+(windows start at the epoch's first sample, whatever its ``tmin``; samples left
+over at the end of an epoch are ignored), and each extractor returns an array of
+shape ``(n_epochs, n_windows, n_features)``.
 """
 
 import difflib
