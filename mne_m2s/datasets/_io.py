@@ -617,7 +617,7 @@ def _montage():
     name = (
         "colin27_1005"
         if "colin27_1005" in mne.channels.get_builtin_montages()
-        else ("standard_1005")
+        else "standard_1005"
     )
     return mne.channels.make_standard_montage(name)
 
