@@ -39,7 +39,8 @@ class EmotionParadigm:
     modalities : str | list of str | None
         Modalities to keep (e.g. ``("eeg", "eye")``); ``None`` keeps all.
         For Raw runs a modality is the set of channel types ``modality_map``
-        gives it; for feature runs it is a key of the features dict.
+        gives it (channels of other types, e.g. ``stim`` or ``misc``, are
+        dropped); for feature runs it is a key of the features dict.
     modality_map : dict of str -> tuple of str | None
         Modality name -> MNE channel types. Defaults to
         :data:`mne_m2s.modalities.DEFAULT_MODALITY_MAP`.
@@ -232,7 +233,7 @@ class EmotionParadigm:
             )
             extra.extend([dict(fr.description)] * n)
             labels.extend([fr.label] * n)
-        self._log_short(short, n_windows, "windows")
+        self._log_short(short, n_windows, f"windows of {win:g} s")
         if not rows:
             raise ValueError(self._empty_message(dataset, n_windows, win))
         X = {m: np.concatenate(parts[m], axis=0, dtype=np.float32) for m in keep}
@@ -264,6 +265,12 @@ class EmotionParadigm:
         ref_types = ref.get_channel_types()
         ch_map = DEFAULT_MODALITY_MAP if self.modality_map is None else self.modality_map
         present = [m for m, types in ch_map.items() if any(t in types for t in ref_types)]
+        if not present:
+            raise ValueError(
+                f"{dataset.code}: no channel belongs to a modality (channel types "
+                f"{sorted(set(ref_types))}, modality map {dict(ch_map)}); pass a modality_map "
+                "that names these channel types."
+            )
         keep = self._selected(present, "channel types " + ", ".join(sorted(set(ref_types))))
         keep_types = {t for m in keep for t in ch_map[m]}
         picks = [i for i, t in enumerate(ref_types) if t in keep_types]
@@ -299,7 +306,7 @@ class EmotionParadigm:
             events.append(ev)
             self._collect_annotations(raw, start, stop, offset, sfreq, annot)
             offset += (stop - start) + gap
-        self._log_short(short, n_windows, f"{window:g}-s windows")
+        self._log_short(short, n_windows, f"windows of {window:g} s")
         if not rows:
             raise ValueError(self._empty_message(dataset, n_windows, window))
 
@@ -410,7 +417,7 @@ class EmotionParadigm:
     @staticmethod
     def _log_short(short, n_windows, unit):
         if short:
-            listed = "; ".join(f"{where} ({n} {unit})" for where, n in short[:10])
+            listed = "; ".join(f"{where} ({n} window(s))" for where, n in short[:10])
             more = f" and {len(short) - 10} more" if len(short) > 10 else ""
             logger.warning(
                 "%d trial(s) shorter than one sample of %d %s yield no sample: %s%s.",

@@ -60,8 +60,8 @@ class _ToyDataset(BaseEmotionDataset):
 
 
 def _toy_raw(n_times=1000, sfreq=100.0, names=("C3", "C4"), label="low", onset=0.0,
-             duration=None, seed=0):  # fmt: skip
-    info = mne.create_info(list(names), sfreq, "eeg")
+             duration=None, seed=0, ch_type="eeg"):  # fmt: skip
+    info = mne.create_info(list(names), sfreq, ch_type)
     data = np.random.default_rng(seed).standard_normal((len(names), n_times)) * 1e-6
     raw = mne.io.RawArray(data, info, verbose=False)
     if label is not None:
@@ -296,6 +296,16 @@ def test_runs_with_different_channels_or_rates():
     ds = _ToyDataset({"1": _toy_raw(), "2": _toy_raw(sfreq=200.0, n_times=2000)})
     with pytest.raises(ValueError, match="sampling rate 200 Hz differs"):
         EmotionParadigm().get_data(ds)
+
+
+def test_raw_without_any_modality_channel():
+    raw = _toy_raw(ch_type="misc")
+    with pytest.raises(ValueError, match="no channel belongs to a modality"):
+        EmotionParadigm().get_data(_ToyDataset({"1": raw}))
+    X, _, _ = EmotionParadigm(modality_map={"other": ("misc",)}).get_data(
+        _ToyDataset({"1": raw}), return_epochs=False
+    )
+    assert X.shape == (6, 2, 500)  # 10 windows, 5 per sample, stride 1
 
 
 def test_run_without_label_annotation():
