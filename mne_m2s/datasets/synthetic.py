@@ -25,10 +25,12 @@ are properties of the clip, hence shared by all subjects.
 (circumplex; :data:`AFFECT`). The latent state of a trial, ``z(t) =
 (valence, arousal)``, is an Ornstein-Uhlenbeck process (time constant 6 s,
 stationary s.d. 0.3) around ``reactivity_subject * centre + clip offset``
-(clip offset s.d. 0.15), starting from 30 % of that mean, so the emotion
-builds up during the first seconds of a clip. The trial means of ``z`` are
-the trial's ``valence`` and ``arousal`` (``FeatureRun.description``; the
-``extras`` of the trial annotation at the raw level).
+(reactivity log-normal, s.d. 0.2; clip offset s.d. 0.15, shared by all
+subjects) plus a subject arousal bias (s.d. 0.15), starting from 30 % of that
+mean, so the emotion builds up during the first seconds of a clip. The trial
+means of ``z`` are the trial's ``valence`` and ``arousal``
+(``FeatureRun.description``; the ``extras`` of the trial annotation at the raw
+level).
 
 **Emotion effects** (``eff = 1 / difficulty``; log-power units for EEG):
 
@@ -196,7 +198,7 @@ EYE_FEATURE_NAMES = (
         "saccade_frequency",
         "saccade_duration_average",
         "saccade_amplitude_average",
-        "saccade_latency_average",
+        "saccade_latency_average",  # mean interval between saccade onsets (ms)
     ]
 )
 #: Names of the 10 peripheral features.
@@ -451,6 +453,9 @@ class SyntheticEmotion(BaseEmotionDataset):
         Label map, e.g. ``{"negative": -1, "neutral": 0, "positive": 1}``.
     modalities : dict of str -> float
         Modality -> sampling rate (``1 / window`` at the feature level).
+    feature_window : float
+        The ``window`` argument (``window`` itself is ``None`` at the raw
+        level, as for the other signal-level datasets).
 
     Examples
     --------
