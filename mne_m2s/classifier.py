@@ -506,8 +506,8 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                         m: copy.deepcopy(pre.network.embedder(m)).to(device).eval()
                         for m in pre.modalities
                     }
-                    for emb in embedders.values():
-                        emb.requires_grad_(False)
+                    for m, emb in embedders.items():
+                        emb.requires_grad_(m == modality and not self.freeze_encoder)
                     head = ClassifierHead(self.proj_dim_from(pre), len(encoder.classes_))
                 else:
                     specs = {modality: spec}
