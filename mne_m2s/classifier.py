@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import _assert_all_finite, check_is_fitted, column_or_1d
 from skorch.dataset import Dataset
 
 from .modalities import (
@@ -157,6 +157,11 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     scale : bool
         Standardise each modality with statistics of the training windows
         (fitted in ``pretrain`` for pre-trained modalities, else in ``fit``).
+    window : float | None
+        Epochs input: length in seconds of the windows every modality's
+        epochs are cut into (one feature vector per window; all modalities
+        share the windows so that they stay paired). None keeps each
+        feature extractor's own ``window``.
     modality_map : dict | None
         Epochs input: modality name -> MNE channel types (default
         :data:`~mne_m2s.modalities.DEFAULT_MODALITY_MAP`).
@@ -232,6 +237,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         validation_fraction=0.2,
         n_iter_no_change=20,
         scale=True,
+        window=1.0,
         modality_map=None,
         feature_extractors=None,
         callbacks=None,
@@ -270,6 +276,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.scale = scale
+        self.window = window
         self.modality_map = modality_map
         self.feature_extractors = feature_extractors
         self.callbacks = callbacks
@@ -302,6 +309,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_type(name, getattr(self, name), (bool, np.bool_), "bool")
         check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, inclusive=False)
         check_int("n_iter_no_change", self.n_iter_no_change, min_value=1)
+        check_float("window", self.window, 0.0, inclusive=False, allow_none=True)
         check_int("verbose", int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
                   min_value=0)
         if self.pretrained is not None:
@@ -332,6 +340,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             modality_map=self.modality_map or DEFAULT_MODALITY_MAP,
             extractors=extractors if extractors is not None else self.feature_extractors,
             fit_extractors=fitting,
+            window=self.window,
         )
 
     # ------------------------------------------------------------- pretrain
@@ -472,6 +481,8 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if groups is None:
             groups = groups_epochs
         y = column_or_1d(np.asarray(y), warn=True)
+        if y.dtype.kind in "fc":
+            _assert_all_finite(y, input_name="y")
         check_classification_targets(y)
         if len(y) != len(x):
             raise ValueError(
@@ -549,7 +560,9 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.history_ = history
         self.device_ = device
         self.n_features_in_ = spec.n_features
-        if extractors is not None:
+        if pre is not None and pre.extractors is not None:
+            self.extractors_ = pre.extractors
+        elif extractors is not None:
             self.extractors_ = extractors
         return self
 

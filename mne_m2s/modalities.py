@@ -132,7 +132,7 @@ def _epochs_groups(epochs):
 
 
 def as_feature_dict(X, *, modality="auto", known=None, modality_map=None, extractors=None,
-                    fit_extractors=True):
+                    fit_extractors=True, window=None):
     """Convert any accepted ``X`` to feature sequences per modality.
 
     Parameters
@@ -150,6 +150,8 @@ def as_feature_dict(X, *, modality="auto", known=None, modality_map=None, extrac
         Epochs only: modality -> feature transformer.
     fit_extractors : bool
         Epochs only: fit the extractors (training) or only transform.
+    window : float | None
+        Epochs only: window length in seconds shared by all modalities.
 
     Returns
     -------
@@ -176,7 +178,7 @@ def as_feature_dict(X, *, modality="auto", known=None, modality_map=None, extrac
 
         feats, fitted = epochs_to_feature_dict(
             X, modality_map=modality_map or DEFAULT_MODALITY_MAP, extractors=extractors,
-            fit=fit_extractors,
+            fit=fit_extractors, window=window if fit_extractors else None,
         )
         data = {m: check_feature_array(a, f"features of {m!r}") for m, a in feats.items()}
         _check_same_length(data)

@@ -104,13 +104,13 @@ def test_supervised_baseline_without_pretrain(latent_problem):
 def test_same_seed_same_result_and_global_rng_untouched(latent_problem):
     xa, xb, y, trial, train, test = _split(latent_problem)
     settings = dict(SMALL, pretrain_max_epochs=2, max_epochs=3)
-    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
     a = M2SClassifier(**settings).pretrain({"eeg": xa[train], "eye": xb[train]})
     b = M2SClassifier(**settings).pretrain({"eeg": xa[train], "eye": xb[train]})
     c = M2SClassifier(**dict(settings, random_state=1)).pretrain(
         {"eeg": xa[train], "eye": xb[train]})
     assert torch.equal(torch.get_rng_state(), torch_state)
-    assert np.random.get_state()[1].tolist() == np_state[1].tolist()
+    assert np.random.get_state()[1].tolist() == np_state[1].tolist()  # noqa: NPY002
     sa, sb, sc = (m.pretrained.network.state_dict() for m in (a, b, c))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert any(not torch.equal(sa[k], sc[k]) for k in sa)
@@ -179,7 +179,8 @@ def test_early_stopping_splits_by_group(latent_problem):
 def test_sklearn_tools(pretrained_clf, latent_problem):
     xa, xb, y, trial, train, test = _split(latent_problem)
     clf = clone(pretrained_clf).set_params(max_epochs=10)
-    scores = cross_val_score(clf, xb[train], y[train], groups=trial[train], cv=StratifiedGroupKFold(3))
+    cv = StratifiedGroupKFold(3)
+    scores = cross_val_score(clf, xb[train], y[train], groups=trial[train], cv=cv)
     assert scores.shape == (3,) and np.all(scores > 0.5)
     grid = GridSearchCV(clf, {"lr": [1e-3, 1e-2]}, cv=StratifiedGroupKFold(2))
     grid.fit(xb[train], y[train], groups=trial[train])
