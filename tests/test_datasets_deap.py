@@ -4,8 +4,8 @@ import pickle
 
 import numpy as np
 import pytest
-from dataset_fixtures import Evil, py2_pickle, truncate, write_deap
 
+from dataset_fixtures import Evil, py2_pickle, truncate, write_deap
 from mne_m2s.datasets import DEAP, DatasetLayoutError
 from mne_m2s.datasets._io import trial_description
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import scipy.io as sio
-from dataset_fixtures import DREAMER_ELECTRODES, dreamer_samples, truncate, write_dreamer
 from scipy.signal import resample_poly
 
+from dataset_fixtures import DREAMER_ELECTRODES, dreamer_samples, truncate, write_dreamer
 from mne_m2s.datasets import DREAMER, DatasetLayoutError
 from mne_m2s.datasets._io import trial_description
 

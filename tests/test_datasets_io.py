@@ -6,9 +6,9 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from dataset_fixtures import Evil, py3_pickle, truncate, write_deap, write_seed_v
 
 import mne_m2s.datasets._io as io_mod
+from dataset_fixtures import Evil, py3_pickle, truncate, write_deap, write_seed_v
 from mne_m2s.datasets import (
     DEAP,
     DREAMER,

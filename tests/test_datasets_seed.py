@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.io as sio
+
 from dataset_fixtures import (
     SEED_LABEL,
     SEED_SUBJECTS,
@@ -17,7 +18,6 @@ from dataset_fixtures import (
     write_seed_multimodal,
     write_seed_raw,
 )
-
 from mne_m2s.datasets import SEED, DatasetLayoutError, FeatureRun
 from mne_m2s.datasets._io import SEED_CHANNELS
 

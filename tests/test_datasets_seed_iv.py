@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from dataset_fixtures import (
     SEED_IV_LABELS,
     SEED_IV_SUBJECTS,
@@ -11,7 +12,6 @@ from dataset_fixtures import (
     truncate,
     write_seed_iv,
 )
-
 from mne_m2s.datasets import SEEDIV, DatasetLayoutError, get_dataset
 from mne_m2s.datasets._io import SEED_CHANNELS
 

@@ -4,8 +4,8 @@ import pickle
 
 import numpy as np
 import pytest
-from dataset_fixtures import SEED_V_LABELS, py3_pickle, seed_v_windows, truncate, write_seed_v
 
+from dataset_fixtures import SEED_V_LABELS, py3_pickle, seed_v_windows, truncate, write_seed_v
 from mne_m2s.datasets import SEEDV, DatasetLayoutError
 
 NAMES = {0: "disgust", 1: "fear", 2: "sad", 3: "neutral", 4: "happy"}
