@@ -24,7 +24,10 @@ CHECK_SETTINGS = dict(embedding_dim=16, n_layers=1, ffn_dim=32, head_dim=8, proj
     [M2SClassifier(**CHECK_SETTINGS)],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
-def test_sklearn_compatible(estimator, check):
+def test_sklearn_compatible(estimator, check, monkeypatch):
+    # sklearn's array-API check only runs with this variable set (read at call time);
+    # it checks that NumPy inputs give the same results with array-API dispatch on.
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")
     check(estimator)
 
 
