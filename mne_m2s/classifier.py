@@ -310,8 +310,8 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, inclusive=False)
         check_int("n_iter_no_change", self.n_iter_no_change, min_value=1)
         check_float("window", self.window, 0.0, inclusive=False, allow_none=True)
-        check_int("verbose", int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
-                  min_value=0)
+        check_type("verbose", self.verbose, (int, np.integer), "int")
+        check_float("verbose", float(self.verbose), min_value=0.0)
         if self.pretrained is not None:
             check_type("pretrained", self.pretrained, PretrainedM2S)
         for name in ("callbacks", "pretrain_callbacks"):
@@ -519,7 +519,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     }
                     for m, emb in embedders.items():
                         emb.requires_grad_(m == modality and not self.freeze_encoder)
-                    head = ClassifierHead(self.proj_dim_from(pre), len(encoder.classes_))
+                    head = ClassifierHead(pre.config["proj_dim"], len(encoder.classes_))
                 else:
                     specs = {modality: spec}
                     scalers = {modality: self._fit_scaler(x)}
@@ -565,11 +565,6 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         elif extractors is not None:
             self.extractors_ = extractors
         return self
-
-    @staticmethod
-    def proj_dim_from(pre):
-        """Size of the shared-space feature of a pre-trained model."""
-        return pre.config["proj_dim"]
 
     def _validation_split(self, y, groups, seed):
         n = len(y)
