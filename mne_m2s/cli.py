@@ -98,7 +98,19 @@ def make_pipelines(settings, methods=METHODS):
 
 
 def format_summary(summary):
-    """Text table ``mean ± sd`` of a :func:`~mne_m2s.evaluation.summarize` frame."""
+    """Text table ``mean ± sd`` of a :func:`~mne_m2s.evaluation.summarize` frame.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`~mne_m2s.evaluation.summarize`.
+
+    Returns
+    -------
+    table : str
+        One line per method and task; the sd is left out where it is
+        undefined (one subject).
+    """
     import pandas as pd
 
     scores = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean")]
@@ -138,13 +150,14 @@ def compare_methods(results, a="M2S", b="clip"):
         d = (wide[(task, a)] - wide[(task, b)]).dropna()
         diffs.append(d)
         lines.append(f"  {task}: {a} - {b} = {d.mean():+.3f} balanced accuracy "
-                     f"({a} higher in {(d > 0).sum()}/{len(d)} subjects)")
+                     f"({a} higher in {(d > 0).sum()}, lower in {(d < 0).sum()} of {len(d)} "
+                     "subjects)")
     if diffs:
         import pandas as pd
 
         d = pd.concat(diffs)
-        lines.append(f"  cross-modal mean: {a} - {b} = {d.mean():+.3f} "
-                     f"({a} higher in {(d > 0).sum()}/{len(d)} subject-tasks)")
+        lines.append(f"  cross-modal mean: {a} - {b} = {d.mean():+.3f} ({a} higher in "
+                     f"{(d > 0).sum()}, lower in {(d < 0).sum()} of {len(d)} subject-tasks)")
     return lines
 
 
