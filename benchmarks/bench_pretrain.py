@@ -1,0 +1,105 @@
+"""Speed of M2S at the paper's SEED configuration; prints JSON.
+
+Configuration: batch 512, T = 5 windows, EEG 62 x 5 = 310 DE features with
+STS attention, eye 33 features, E = 128, 4 blocks, FFN 1024, mi_steps = 3,
+float32 on the CPU with 2 torch threads (set here, in the benchmark only).
+
+Figures:
+* ``pretrain_step_s`` — median seconds of one full pre-training step
+  (:meth:`M2SPretrainer.train_step`: one forward, 3 CLUB estimator updates,
+  one main update), after warm-up;
+* ``finetune_epoch_s`` — seconds per fine-tuning epoch on 2,010 training
+  samples with cached (frozen, evaluation-mode) embeddings;
+* ``embed_2010_s`` — the one-off cost of computing those embeddings;
+* ``predict_ms_b1`` / ``predict_ms_b512`` — cross-modal ``predict_proba``
+  through the EEG encoder for 1 and 512 samples (median);
+* ``peak_rss_mb`` — peak resident memory of the process.
+
+Usage: ``python benchmarks/bench_pretrain.py [--steps 7] [--threads 2]``.
+"""
+
+import argparse
+import json
+import resource
+import time
+
+import numpy as np
+import torch
+
+
+def _median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=7, help="timed pre-training steps")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from mne_m2s import M2SClassifier
+    from mne_m2s.nn.m2s import M2SNetwork
+    from mne_m2s.training import M2SPretrainer, WeightedLoss
+
+    rng = np.random.default_rng(0)
+    batch = {
+        "eeg": torch.from_numpy(rng.standard_normal((512, 5, 62, 5), dtype=np.float32)),
+        "eye": torch.from_numpy(rng.standard_normal((512, 5, 33), dtype=np.float32)),
+    }
+    torch.manual_seed(0)
+    net = M2SPretrainer(
+        M2SNetwork({"eeg": (310, 5), "eye": (33, None)}),
+        WeightedLoss(),
+        optimizer=torch.optim.Adam,
+        optimizer__weight_decay=1e-4,
+        lr=1e-4,
+        batch_size=512,
+        train_split=None,
+        device="cpu",
+        mi_steps=3,
+    ).initialize()
+    step = (batch, None)
+    net.history.new_epoch()
+
+    def one_step():
+        net.history.new_batch()  # train_step records the named losses of the batch
+        net.train_step(step)
+
+    for _ in range(2):  # warm-up
+        one_step()
+    pretrain_step_s = _median_time(one_step, args.steps)
+
+    # fine-tuning and prediction from a SPEC-sized pre-trained model
+    n = 2010
+    x_eeg = rng.standard_normal((n, 5, 62, 5), dtype=np.float32)
+    x_eye = rng.standard_normal((n, 5, 33), dtype=np.float32)
+    y = rng.integers(0, 3, n)
+    clf = M2SClassifier(pretrain_max_epochs=1, device="cpu", random_state=0)
+    clf.pretrain({"eeg": x_eeg[:512], "eye": x_eye[:512]})
+    t_short = _median_time(lambda: clf.set_params(max_epochs=1).fit(x_eye, y), 3)
+    t_long = _median_time(lambda: clf.set_params(max_epochs=21).fit(x_eye, y), 3)
+    finetune_epoch_s = (t_long - t_short) / 20
+    embed_s = _median_time(lambda: clf.transform(x_eye), 3)
+    predict_ms_b1 = 1e3 * _median_time(lambda: clf.predict_proba({"eeg": x_eeg[:1]}), 20)
+    predict_ms_b512 = 1e3 * _median_time(lambda: clf.predict_proba({"eeg": x_eeg[:512]}), 5)
+
+    print(json.dumps({
+        "pretrain_step_s": round(pretrain_step_s, 3),
+        "finetune_epoch_s": round(finetune_epoch_s, 4),
+        "embed_2010_s": round(embed_s, 3),
+        "predict_ms_b1": round(predict_ms_b1, 2),
+        "predict_ms_b512": round(predict_ms_b512, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
