@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._kernels import Dropout, folded_sts_core
+
 
 def temporal_sparse_mean(x):
     """Temporal-sparse key/value input: ``(x_t + x_0 + x_{t-1}) / 3``.
@@ -49,6 +51,10 @@ class STSAttention(nn.Module):
     (``fold=True``, the default). This is exact — same parameters, same
     function, gradients flow to ``W_q, W_k, W_v, W_o`` through autograd — and
     cuts the cost of the ``C x C`` products from ``d`` to ``B`` per head.
+    On the CPU the folded core runs as one autograd function
+    (:class:`mne_m2s.nn._kernels.FoldedSTSCore`: cache-sized chunks, all heads
+    in one product, probabilities recomputed in the backward pass); on other
+    devices through :func:`torch.nn.functional.scaled_dot_product_attention`.
     ``fold=False`` evaluates the textbook form (used to test the equivalence).
 
     Parameters
@@ -81,7 +87,7 @@ class STSAttention(nn.Module):
         self.k_proj = nn.Linear(n_bands, inner, bias=False)
         self.v_proj = nn.Linear(n_bands, inner, bias=False)
         self.out_proj = nn.Linear(inner, n_bands)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x):
         """Apply STS attention.
@@ -111,11 +117,14 @@ class STSAttention(nn.Module):
             # A_h = W_q^h (W_k^h)^T / sqrt(d): (H, B, B); M_h = W_v^h W_o^h: (H, B, B)
             a = torch.einsum("hdi,hdj->hij", wq, wk) / math.sqrt(d)
             m = torch.einsum("hdi,jhd->hij", wv, wo)
-            q = torch.einsum("ncb,hbe->nhce", xq, a)  # (NT, H, C, B)
-            v = torch.einsum("ncb,hbe->nhce", xk, m)  # (NT, H, C, B)
-            k = xk.unsqueeze(1).expand(-1, h, -1, -1)
-            # scale already folded into A
-            out = F.scaled_dot_product_attention(q, k, v, scale=1.0).sum(dim=1)
+            if x.device.type == "cpu":
+                out = folded_sts_core(xq, xk, a, m)
+            else:
+                q = torch.einsum("ncb,hbe->nhce", xq, a)  # (NT, H, C, B)
+                v = torch.einsum("ncb,hbe->nhce", xk, m)  # (NT, H, C, B)
+                k = xk.unsqueeze(1).expand(-1, h, -1, -1)
+                # scale already folded into A
+                out = F.scaled_dot_product_attention(q, k, v, scale=1.0).sum(dim=1)
             out = out + self.out_proj.bias
         else:
             q = self.q_proj(xq).view(n * t, c, h, d).transpose(1, 2)

@@ -14,6 +14,7 @@
 import torch
 from torch import nn
 
+from ._kernels import Dropout
 from .attention import STSAttention, WindowAttention
 
 
@@ -24,9 +25,9 @@ class FeedForward(nn.Sequential):
         super().__init__(
             nn.Linear(width, hidden),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(hidden, width),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         )
 
 
@@ -49,7 +50,7 @@ class PostNormBlock(nn.Module):
         super().__init__()
         self.attention = attention
         if attention is not None:
-            self.attn_dropout = nn.Dropout(dropout)
+            self.attn_dropout = Dropout(dropout)
             self.norm1 = nn.LayerNorm(width)
         self.ffn = FeedForward(width, ffn_dim, dropout)
         self.norm2 = nn.LayerNorm(width)
