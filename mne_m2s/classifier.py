@@ -523,20 +523,12 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 else:
                     specs = {modality: spec}
                     scalers = {modality: self._fit_scaler(x)}
+                    cfg = self._config()
+                    proj_dim = cfg.pop("proj_dim")
                     embedders = {
                         modality: ModalityEmbedder(
-                            EREncoder(
-                                spec.n_features,
-                                self.embedding_dim,
-                                n_bands=spec.n_bands,
-                                attention=self.attention,
-                                n_layers=self.n_layers,
-                                n_heads=self.n_heads,
-                                head_dim=self.head_dim,
-                                ffn_dim=self.ffn_dim,
-                                dropout=self.dropout,
-                            ),
-                            Projection(self.embedding_dim, self.proj_dim),
+                            EREncoder(spec.n_features, n_bands=spec.n_bands, **cfg),
+                            Projection(self.embedding_dim, proj_dim),
                         ).to(device)
                     }
                     head = ClassifierHead(self.proj_dim, len(encoder.classes_))

@@ -223,6 +223,9 @@ class M2SPretrainer(NeuralNet):
         return {"loss": loss, "y_pred": None}
 
     def _step_optimizer(self, step_fn=None):
+        # skorch registers every ``*optimizer_`` attribute and would also step
+        # ``mi_optimizer_`` here, with gradients of the main loss; the
+        # estimators are stepped on their own objective in ``train_step`` only.
         self.optimizer_.step()
 
 
