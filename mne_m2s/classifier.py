@@ -21,16 +21,11 @@ from .modalities import (
     as_feature_dict,
 )
 from .nn.encoders import ClassifierHead, EREncoder, ModalityEmbedder, Projection
-from .nn.m2s import M2SNetwork
 from .training import (
-    EpochProgressBar,
     FineTuneModule,
-    M2SPretrainer,
-    WeightedLoss,
     batched_forward,
-    cosine_schedule,
     make_classifier_net,
-    n_batches,
+    pretrain_network,
     seeded,
 )
 from .utils._checks import (
@@ -374,7 +369,6 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         specs = {m: ModalitySpec.from_array(m, a) for m, a in data.items()}
         scalers = {m: self._fit_scaler(a) for m, a in data.items()}
         data = {m: _apply_scaler(scalers[m], a) for m, a in data.items()}
-        n = len(next(iter(data.values())))
         device = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
         config = self._config()
@@ -384,44 +378,28 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             "recon": self.recon_weight,
             "club": self.club_weight,
         }
-        bs = min(self.pretrain_batch_size, n)
-        total_steps = self.pretrain_max_epochs * n_batches(n, bs)
-        callbacks = [("cosine", cosine_schedule(total_steps))]
-        if self.verbose:
-            callbacks.append(("progress", EpochProgressBar("pre-training")))
-        callbacks.extend(self.pretrain_callbacks or [])
         old_level = set_log_level("INFO" if self.verbose >= 2 else None)
         try:
-            with seeded(seed, device):
-                network = M2SNetwork(
-                    {m: (s.n_features, s.n_bands) for m, s in specs.items()},
-                    cpc_steps=self.cpc_steps,
-                    **config,
-                )
-                net = M2SPretrainer(
-                    network,
-                    WeightedLoss(weights),
-                    optimizer=torch.optim.Adam,
-                    optimizer__weight_decay=self.pretrain_weight_decay,
-                    lr=self.pretrain_lr,
-                    max_epochs=self.pretrain_max_epochs,
-                    batch_size=bs,
-                    iterator_train__shuffle=True,
-                    train_split=None,
-                    callbacks=callbacks,
-                    device=str(device),
-                    mi_steps=self.mi_steps,
-                    mi_lr=self.pretrain_lr,
-                    mi_weight_decay=self.pretrain_weight_decay,
-                    mi_total_steps=total_steps,
-                )
-                logger.info("Pre-training M2S on %s (%d samples) on %s", list(specs), n, device)
-                net.fit(data, None)
+            network, history, settings = pretrain_network(
+                data,
+                config,
+                weights=weights,
+                cpc_steps=self.cpc_steps,
+                mi_steps=self.mi_steps,
+                max_epochs=self.pretrain_max_epochs,
+                batch_size=self.pretrain_batch_size,
+                lr=self.pretrain_lr,
+                weight_decay=self.pretrain_weight_decay,
+                device=device,
+                seed=seed,
+                callbacks=list(self.pretrain_callbacks or []),
+                progress_bar=bool(self.verbose),
+            )
         finally:
             set_log_level(old_level)
-        network = net.module_.to("cpu").eval()
+        config = dict(config, cpc_steps=network.cpc.n_steps)
         self.pretrained = PretrainedM2S(
-            network, specs, scalers, config, net.history, extractors=extractors
+            network, specs, scalers, config, history, extractors=extractors
         )
         self.device_ = device
         self._reset_fitted()
