@@ -45,9 +45,13 @@ class FoldedSTSCore(torch.autograd.Function):
     probabilities are recomputed in the backward pass from the saved
     log-sum-exp, so nothing of size ``N x H x C x C`` is ever materialised and
     the backward pass is the usual ``dS = P * (dP - rowsum(O * G))``.
+
+    Under autocast (``precision="bf16"``) the core runs in float32: its
+    inputs are cast (``torch.amp.custom_fwd``); it is a small part of the step.
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
     def forward(ctx, xq, xk, a, m, chunk=None):
         n, c, b = xq.shape
         h = a.shape[0]
@@ -82,6 +86,7 @@ class FoldedSTSCore(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad):
         xq, xk, a, m, y, neg_lse = ctx.saved_tensors
         chunk = ctx.chunk
