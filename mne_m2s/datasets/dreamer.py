@@ -13,17 +13,16 @@ import numpy as np
 
 from ..utils import logger
 from ..utils._checks import check_float, check_option
-from ._io import (
+from ._readers import (
     UV,
-    RawTrial,
     binarize,
     check_array,
     describe_dir,
     layout_error,
-    load_subject,
     read_mat,
     resample,
 )
+from ._raw import RawTrial
 from .base import BaseEmotionDataset
 
 #: Emotiv EPOC electrodes in the order of ``EEG_Electrodes``.
@@ -193,6 +192,9 @@ class DREAMER(BaseEmotionDataset):
             folder_name="DREAMER",
             path=path,
             trials_per_session=_N_TRIALS,
+            cache=cache,
+            cache_dir=cache_dir,
+            force_update=force_update,
         )
         self.target = target
         self.threshold = float(threshold)
@@ -200,9 +202,6 @@ class DREAMER(BaseEmotionDataset):
         self.baseline = baseline
         self.sfreq = sfreq
         self.ecg_scale = float(ecg_scale)
-        self.cache = cache
-        self.cache_dir = cache_dir
-        self.force_update = force_update
         self._loaded = None
 
     # ------------------------------------------------------------------ layout
@@ -346,6 +345,9 @@ class DREAMER(BaseEmotionDataset):
             return name in (struct.dtype.names or ())
         return name in getattr(struct, "_fieldnames", ())
 
+    def _subject_files(self, subject):
+        return [Path(self._file())]
+
     def _get_single_subject_data(self, subject):
         fname = Path(self._file())
-        return load_subject(self, subject, [fname], lambda: self._parse(fname, subject))
+        return self._load_subject(subject, [fname], lambda: self._parse(fname, subject))
