@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from moabb.datasets.base import BaseDataset
 
 from ..utils._checks import check_option

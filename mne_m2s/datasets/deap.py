@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils._checks import check_float, check_option
+from ._raw import RawTrial
 from ._readers import (
     UV,
     binarize,
@@ -19,7 +20,6 @@ from ._readers import (
     read_pickle,
     require_file,
 )
-from ._raw import RawTrial
 from .base import BaseEmotionDataset
 
 #: Channel order of ``data_preprocessed_python`` (Geneva order).

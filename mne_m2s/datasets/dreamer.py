@@ -13,6 +13,7 @@ import numpy as np
 
 from ..utils import logger
 from ..utils._checks import check_float, check_option
+from ._raw import RawTrial
 from ._readers import (
     UV,
     binarize,
@@ -22,7 +23,6 @@ from ._readers import (
     read_mat,
     resample,
 )
-from ._raw import RawTrial
 from .base import BaseEmotionDataset
 
 #: Emotiv EPOC electrodes in the order of ``EEG_Electrodes``.

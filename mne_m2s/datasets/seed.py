@@ -11,6 +11,8 @@ import re
 import numpy as np
 
 from ..utils._checks import check_option
+from ._montage import SEED_CHANNELS
+from ._raw import RawTrial
 from ._readers import (
     BANDS,
     UV,
@@ -27,8 +29,6 @@ from ._readers import (
     require_file,
     unpickle_npz_value,
 )
-from ._montage import SEED_CHANNELS
-from ._raw import RawTrial
 from .base import BaseEmotionDataset, FeatureRun
 
 #: Label of each clip (same order in every session): 1 positive, 0 neutral, -1 negative.

@@ -11,6 +11,8 @@ import re
 import numpy as np
 
 from ..utils._checks import check_option
+from ._montage import SEED_CHANNELS
+from ._raw import RawTrial
 from ._readers import (
     BANDS,
     UV,
@@ -26,8 +28,6 @@ from ._readers import (
     read_mat,
     read_prefixed_trials,
 )
-from ._montage import SEED_CHANNELS
-from ._raw import RawTrial
 from .base import BaseEmotionDataset, FeatureRun
 
 #: Label of each trial per session (ReadMe.txt): 0 neutral, 1 sad, 2 fear, 3 happy.

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from ..utils._checks import check_option
+from ._montage import SEED_CHANNELS
 from ._readers import (
     BANDS,
     align_lengths,
@@ -24,7 +25,6 @@ from ._readers import (
     require_file,
     unpickle_npz_value,
 )
-from ._montage import SEED_CHANNELS
 from .base import BaseEmotionDataset, FeatureRun
 
 #: Label of each trial per session: 0 disgust, 1 fear, 2 sad, 3 neutral, 4 happy.
