@@ -216,9 +216,10 @@ class EmotionWindowsParadigm(BaseParadigm):
         if self.events is not None:
             unknown = [e for e in self.events if e not in dataset.event_id]
             if unknown:
+                names = list(dataset.event_id)
                 raise ValueError(
                     f"events {unknown} are not events of {dataset.code}; its events are "
-                    f"{sorted(dataset.event_id)}.{_suggest(str(unknown[0]), list(dataset.event_id))}"
+                    f"{sorted(names)}.{_suggest(str(unknown[0]), names)}"
                 )
         return True
 
@@ -350,7 +351,8 @@ class EmotionWindowsParadigm(BaseParadigm):
         for subject in subjects:
             for session, session_runs in data[subject].items():
                 for run, raw in session_runs.items():
-                    label = EmotionParadigm._trial_span(raw, dataset, f"{subject}/{session}/{run}")[0]
+                    where = f"subject {subject}, session {session}, run {run}"
+                    label = EmotionParadigm._trial_span(raw, dataset, where)[0]
                     if label in keep:
                         runs.append((int(subject), str(session), str(run), self._filtered(raw)))
         if not runs:
@@ -455,6 +457,5 @@ class EmotionWindowsParadigm(BaseParadigm):
 
 
 def _trial_ids(meta):
-    return (
-        meta["subject"].astype(str) + "-" + meta["session"].astype(str) + "-" + meta["run"].astype(str)
-    ).to_numpy()
+    parts = [meta[c].astype(str) for c in ("subject", "session", "run")]
+    return (parts[0] + "-" + parts[1] + "-" + parts[2]).to_numpy()
