@@ -1,0 +1,25 @@
+"""Supervised baselines from other toolboxes, as scikit-learn classifiers.
+
+* :class:`~mne_m2s.baselines.braindecode.BraindecodeClassifier` — raw-EEG
+  models of braindecode's zoo (:data:`~mne_m2s.baselines.braindecode.BRAINDECODE_MODELS`)
+  trained with braindecode's ``EEGClassifier``; needs the ``braindecode`` extra
+  (``pip install "mne-m2s[braindecode]"``).
+
+Names are imported lazily: ``import mne_m2s.baselines`` never imports
+braindecode or torchaudio.
+"""
+
+import importlib
+
+_LAZY = {
+    "BraindecodeClassifier": "braindecode",
+    "BRAINDECODE_MODELS": "braindecode",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"mne_m2s.baselines.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'mne_m2s.baselines' has no attribute {name!r}")
