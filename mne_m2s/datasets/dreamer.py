@@ -224,13 +224,15 @@ class DREAMER(BaseEmotionDataset):
         self._file()
 
     # ------------------------------------------------------------------- read
-    def get_data(self, subjects=None):
+    def get_data(self, subjects=None, cache_config=None, process_pipeline=None, n_jobs=1):
         """Load the data of some subjects (``DREAMER.mat`` is read once per call).
 
         Parameters
         ----------
-        subjects : list of int | None
+        subjects : int | list of int | None
             Subjects to load (default: all 23).
+        cache_config, process_pipeline, n_jobs
+            See :meth:`mne_m2s.datasets.BaseEmotionDataset.get_data`.
 
         Returns
         -------
@@ -238,7 +240,12 @@ class DREAMER(BaseEmotionDataset):
             ``{subject: {"1": {"1": Raw, …, "18": Raw}}}``.
         """
         try:
-            return super().get_data(subjects)
+            return super().get_data(
+                subjects,
+                cache_config=cache_config,
+                process_pipeline=process_pipeline,
+                n_jobs=n_jobs,
+            )
         finally:
             self._loaded = None
 
