@@ -315,9 +315,16 @@ class BaseEmotionDataset(BaseDataset):
     def _check_layout(self):
         """Raise :class:`DatasetLayoutError` unless the root has the expected tree."""
 
-    @abc.abstractmethod
     def _subject_files(self, subject):
-        """Return the source files one subject is read from (checked to exist)."""
+        """Return the source files one subject is read from (checked to exist).
+
+        Adapters reading files override this; it backs MOABB's
+        ``data_path(subject)`` and :meth:`download`.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not list its source files: implement "
+            "_subject_files(subject) to support data_path(subject) and download()."
+        )
 
     # ------------------------------------------------------------------- data
     def _check_subjects(self, subjects):
