@@ -32,6 +32,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 import warnings
 
@@ -189,7 +190,9 @@ class CrossModalEvaluation:
     scheduler : str | dask.distributed.Client | None
         Run the units on a Dask cluster: the scheduler's address (e.g.
         ``"tcp://10.0.0.1:8786"``) or a connected client. Overrides
-        ``n_jobs``.
+        ``n_jobs``. Units that land in threads of one worker process run one
+        at a time (torch's random generators are process-global); use
+        process workers (Dask's default) for parallel units.
     cv : cross-validator | dict of str -> cross-validator | None
         Trial-wise splitter of each subject-session for ``"within"`` and
         ``"reference"``. ``None``: the dataset's published protocol
@@ -401,6 +404,17 @@ class CrossModalEvaluation:
                 )
         return flags, out
 
+    @staticmethod
+    def _check_train_modalities(train_modalities, pipelines):
+        out = {}
+        for name, mods in dict(train_modalities or {}).items():
+            if name not in pipelines:
+                raise ValueError(f"train_modalities names unknown pipeline {name!r}; pipelines "
+                                 f"are {list(pipelines)}.{_suggest(name, list(pipelines))}")
+            if mods is not None:
+                out[name] = [mods] if isinstance(mods, str) else list(mods)
+        return out
+
     def _check_parallel(self):
         n_jobs = check_int("n_jobs", self.n_jobs)
         if n_jobs == 0:
@@ -414,12 +428,12 @@ class CrossModalEvaluation:
                 )
         return n_jobs, scheduler
 
-    def settings(self, pipelines, pretrain=None, kinds=None):
+    def settings(self, pipelines, pretrain=None, kinds=None, train_modalities=None):
         """Experiment-level settings of :meth:`process` (what an output folder records).
 
         Parameters
         ----------
-        pipelines, pretrain, kinds :
+        pipelines, pretrain, kinds, train_modalities :
             As in :meth:`process`.
 
         Returns
@@ -429,6 +443,7 @@ class CrossModalEvaluation:
         from .units import estimator_params, stable_repr
 
         flags, kinds = self._check_pipelines(pipelines, pretrain, kinds)
+        train_modalities = self._check_train_modalities(train_modalities, pipelines)
         protocol, cv = self._check_protocol()
         return {
             "datasets": [stable_repr(ds) for ds in self._check_datasets()],
@@ -441,12 +456,14 @@ class CrossModalEvaluation:
             "tasks": stable_repr(self.tasks),
             "random_state": stable_repr(self.random_state),
             "methods": {name: {"kind": kinds[name], "pretrain": flags[name],
+                               "train_modalities": train_modalities.get(name),
                                "estimator": estimator_params(est)}
                         for name, est in pipelines.items()},
         }
 
     # ---------------------------------------------------------------- public
-    def process(self, pipelines, pretrain=None, kinds=None, out=None, overwrite=False):
+    def process(self, pipelines, pretrain=None, kinds=None, train_modalities=None, out=None,
+                overwrite=False):
         """Evaluate methods on every unit of every dataset.
 
         Parameters
@@ -468,6 +485,10 @@ class CrossModalEvaluation:
             ``"cross-modal"``, ``"single-modal"`` or ``"multimodal"`` per
             pipeline (see :mod:`~mne_m2s.evaluation.methods`); default:
             cross-modal when pre-trained, else single-modal.
+        train_modalities : dict of str -> tuple of str | None
+            Modalities a pipeline can be trained on (e.g. ``("eeg",)`` for a
+            raw-EEG network); tasks that fine-tune on another modality are not
+            run for it. Default: any.
         out : path-like | ResultStore | None
             Folder where every finished unit is written at once (see
             :class:`~mne_m2s.evaluation.units.ResultStore`); units already
@@ -497,6 +518,7 @@ class CrossModalEvaluation:
         protocol, cv = self._check_protocol()
         modalities = self._check_modalities()
         flags, kinds = self._check_pipelines(pipelines, pretrain, kinds)
+        train_modalities = self._check_train_modalities(train_modalities, pipelines)
         n_jobs, scheduler = self._check_parallel()
         if protocol == "reference":
             from .reference import _check_reference_estimator
@@ -507,7 +529,7 @@ class CrossModalEvaluation:
         verbose = int(self.verbose)
         store = out
         if out is not None and not isinstance(out, ResultStore):
-            store = ResultStore(out, self.settings(pipelines, pretrain, kinds),
+            store = ResultStore(out, self.settings(pipelines, pretrain, kinds, train_modalities),
                                 overwrite=overwrite)
         for ds in datasets:
             self._check_dataset_protocol(ds, protocol)
@@ -516,7 +538,7 @@ class CrossModalEvaluation:
         try:
             for ds in datasets:
                 for unit in self._plan(ds, protocol, cv, modalities, pipelines, flags, kinds,
-                                       seed):
+                                       train_modalities, seed):
                     record = store.load(unit["key"]) if store is not None else None
                     if record is not None:
                         rows.extend(_with_timings(record["rows"], record["timings"]))
@@ -598,7 +620,8 @@ class CrossModalEvaluation:
         sessions = sorted(pd.unique(meta["session"]), key=_natural_key)
         return data, y, meta, list(mods), sessions
 
-    def _plan(self, dataset, protocol, cv, modalities, pipelines, flags, kinds, seed):
+    def _plan(self, dataset, protocol, cv, modalities, pipelines, flags, kinds,
+              train_modalities, seed):
         """Yield the units of one dataset (dicts with the payload and the key)."""
         from .._version import __version__
         from .units import estimator_params, hash_data, stable_repr
@@ -635,6 +658,7 @@ class CrossModalEvaluation:
                         "method": name,
                         "kind": kinds[name],
                         "pretrain": flags[name],
+                        "train_modalities": train_modalities.get(name),
                         "estimator": estimator_params(est),
                         "modalities": list(mods),
                         "tasks": [t for t, _, _ in tasks],
@@ -650,6 +674,7 @@ class CrossModalEvaluation:
                         "train": train_data, "test": test_data, "y_train": y[train],
                         "y_test": y[test], "groups": groups_train, "modalities": list(mods),
                         "tasks": tasks, "seed": seed, "reference_grid": self.reference_grid,
+                        "train_modalities": train_modalities.get(name),
                     }
 
     def _splits(self, dataset, protocol, cv, meta, y, sessions, subjects, trial_ids):
@@ -762,8 +787,17 @@ def _execute(units, n_jobs, scheduler, verbose):
         yield units[i], rows, timings
 
 
+_THREAD_LOCK = threading.Lock()
+
+
 def _run_indexed(i, unit, verbose):
-    return (i, *run_unit(unit, verbose))
+    if threading.current_thread() is threading.main_thread():
+        return (i, *run_unit(unit, verbose))
+    # Units in threads of one process (a Dask worker with threads, processes=False) would
+    # share torch's process-global random generators (seeded per call): run them one at a
+    # time so that results equal a serial run's; process workers run in parallel.
+    with _THREAD_LOCK:
+        return (i, *run_unit(unit, verbose))
 
 
 def _execute_dask(units, scheduler, verbose):
@@ -856,7 +890,10 @@ def _run_unit(unit):
         base.pretrain(train.select(mods))
         pretrain_time = time.perf_counter() - t0
     out = {}
+    allowed = unit.get("train_modalities")
     for fit_mod in dict.fromkeys(a for _, a, _ in tasks):
+        if allowed is not None and fit_mod not in allowed:
+            continue
         wanted = [(t, b) for t, a, b in tasks if a == fit_mod]
         if reference:
             from .reference import reference_fit_predict

@@ -274,7 +274,8 @@ def make_pipelines(methods, settings=None, params=None, level=None):
     -------
     spec : dict
         ``{"pipelines": {name: estimator}, "pretrain": {name: bool},
-        "kinds": {name: kind}}``, the keyword arguments of
+        "kinds": {name: kind}, "train_modalities": {name: modalities}}``, the
+        keyword arguments of
         :meth:`~mne_m2s.evaluation.CrossModalEvaluation.process`.
     """
     if isinstance(methods, str):
@@ -298,6 +299,7 @@ def make_pipelines(methods, settings=None, params=None, level=None):
         "pipelines": pipelines,
         "pretrain": {s.name: s.kind == "cross-modal" for s in specs},
         "kinds": {s.name: s.kind for s in specs},
+        "train_modalities": {s.name: s.modalities for s in specs if s.modalities is not None},
     }
 
 

@@ -151,13 +151,15 @@ class ResultStore:
     overwrite : bool
         Accept a folder of other settings: its ``experiment.json`` is
         replaced; its unit files are kept (and not reused).
-    fix : str
-        How the user fixes a settings clash (the command line says
-        ``"--out NEW_DIR"`` / ``"--overwrite"``).
+    fix : str | None
+        How the user fixes a settings clash (default: a new folder or
+        ``overwrite``, in Python and command-line terms).
     """
 
-    def __init__(self, path, settings, overwrite=False,
-                 fix="use a new output folder, or pass overwrite=True"):
+    def __init__(self, path, settings, overwrite=False, fix=None):
+        if fix is None:
+            fix = ("write to a new output folder (out=NEW_DIR; mne-m2s: --out NEW_DIR), or "
+                   "replace its summary with overwrite=True (mne-m2s: --overwrite)")
         self.path = Path(path)
         self.settings = json.loads(json.dumps(settings, default=stable_repr, sort_keys=True))
         self.hash = hash_text(json.dumps(self.settings, sort_keys=True))
