@@ -1,12 +1,15 @@
-"""Supervised baselines from other toolboxes, as scikit-learn classifiers.
+"""Baselines the M2S paper compares against (SPEC.md §5), as scikit-learn estimators.
 
+* :mod:`mne_m2s.baselines.fusion` and :mod:`mne_m2s.baselines.svm` — the
+  paper's supervised multimodal fusion and linear SVM baselines;
 * :class:`~mne_m2s.baselines.braindecode.BraindecodeClassifier` — raw-EEG
-  models of braindecode's zoo (:data:`~mne_m2s.baselines.braindecode.BRAINDECODE_MODELS`)
-  trained with braindecode's ``EEGClassifier``; needs the ``braindecode`` extra
+  models of braindecode's zoo
+  (:data:`~mne_m2s.baselines.braindecode.BRAINDECODE_MODELS`) trained with
+  braindecode's ``EEGClassifier``; needs the ``braindecode`` extra
   (``pip install "mne-m2s[braindecode]"``).
 
-Names are imported lazily: ``import mne_m2s.baselines`` never imports
-braindecode or torchaudio.
+The braindecode names are imported lazily: ``import mne_m2s.baselines``
+never imports braindecode or torchaudio.
 """
 
 import importlib
@@ -16,10 +19,12 @@ _LAZY = {
     "BRAINDECODE_MODELS": "braindecode",
 }
 
-__all__ = list(_LAZY)
-
 
 def __getattr__(name):
     if name in _LAZY:
         return getattr(importlib.import_module(f"mne_m2s.baselines.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'mne_m2s.baselines' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
