@@ -107,3 +107,29 @@ def test_missing_extra_names_it(monkeypatch):
     X, y = _data()
     with pytest.raises(ImportError, match=r'pip install "mne-m2s\[braindecode\]"'):
         BraindecodeClassifier().fit(X, y)
+
+
+def test_registered_as_raw_level_methods_and_run_in_the_evaluation():
+    from mne_m2s.datasets import SyntheticEmotion
+    from mne_m2s.evaluation import CrossModalEvaluation, get_method, list_methods, make_pipelines
+    from mne_m2s.paradigms import EmotionParadigm
+
+    raw_methods = list_methods(level="raw")
+    assert set(BRAINDECODE_MODELS) <= set(raw_methods)
+    assert not set(BRAINDECODE_MODELS) & set(list_methods(level="features"))
+    spec = get_method("EEGNet")
+    assert spec.kind == "single-modal" and spec.modalities == ("eeg",)
+    with pytest.raises(ValueError, match="raw-level data only"):
+        make_pipelines(["EEGNet"], level="features")
+    ds = SyntheticEmotion(n_subjects=1, n_trials=15, trial_duration=4.0, modalities=("eeg", "eye"))
+    kwargs = make_pipelines(
+        ["EEGNet"],
+        settings={"device": "cpu", "random_state": 0},
+        params={"EEGNet": {"max_epochs": 1, "batch_size": 16,
+                           "model_kwargs": {"F1": 4, "D": 1, "F2": 4}}},
+        level="raw",
+    )
+    ev = CrossModalEvaluation(EmotionParadigm(n_windows=2, step=2), [ds], protocol="within")
+    res = ev.process(**kwargs)
+    assert set(res["method"]) == {"EEGNet"} and set(res["task"]) == {"eeg->eeg"}
+    assert np.isfinite(res["balanced_accuracy"]).all()

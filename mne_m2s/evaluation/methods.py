@@ -372,6 +372,31 @@ register_method(
                 "standardised with statistics of the training trials",
 )
 
+def _braindecode(model):
+    """Factory of the braindecode baseline ``model`` (raw EEG, labels, no pre-training)."""
+
+    def factory(settings, **params):
+        from ..baselines.braindecode import BraindecodeClassifier
+
+        shared = {k: settings[k] for k in ("device", "random_state") if k in settings}
+        return BraindecodeClassifier(model, **{**shared, **params})
+
+    return factory
+
+
+def _register_braindecode():
+    from ..baselines.braindecode import BRAINDECODE_MODELS  # no braindecode import
+
+    for model, description in BRAINDECODE_MODELS.items():
+        register_method(
+            model, _braindecode(model), kind="single-modal", levels=("raw",),
+            modalities=("eeg",), description=f"braindecode, raw EEG: {description}",
+        )
+
+
+_register_braindecode()
+
+
 __all__ = [
     "CLIP_WEIGHTS",
     "KINDS",
