@@ -16,7 +16,6 @@ from moabb.paradigms.base import BaseParadigm
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .modalities import DEFAULT_MODALITY_MAP
 from .utils import logger
 from .utils._checks import _suggest, check_float, check_int, check_option, check_type
 
@@ -367,15 +366,17 @@ class EmotionWindowsParadigm(BaseParadigm):
             modalities=self.modalities,
             modality_map=self.modality_map,
         )
-        X, y, meta = inner._from_raws(dataset, runs, n_windows, step, window, return_epochs)
+        # Epochs in every case: the channel types of the kept channels decide the scaling
+        epochs, y, meta = inner._from_raws(dataset, runs, n_windows, step, window, True)
         meta.insert(3, "trial", _trial_ids(meta))
         if return_epochs:
             import mne
 
             with mne.use_log_level("warning"):
-                X.metadata = meta
+                epochs.metadata = meta
+            X = epochs
         else:
-            X = self._scale(dataset, runs[0][3], inner, X)
+            X = self._scale(dataset, epochs)
         if postprocess_pipeline is not None:
             X = postprocess_pipeline.transform(X)
         return X, y, meta
@@ -426,13 +427,11 @@ class EmotionWindowsParadigm(BaseParadigm):
                 "short_trials='drop' to skip them."
             )
 
-    def _scale(self, dataset, ref, inner, X):
-        """Voltage channels -> dataset.unit_factor (uV); other channels keep SI units."""
-        ch_map = DEFAULT_MODALITY_MAP if self.modality_map is None else self.modality_map
-        ref_types = ref.get_channel_types()
-        present = [m for m, types in ch_map.items() if any(t in types for t in ref_types)]
-        keep_types = {t for m in inner._selected(present, "") for t in ch_map[m]}
-        types = [t for t in ref_types if t in keep_types]
+    @staticmethod
+    def _scale(dataset, epochs):
+        """Array of the samples: voltage channels x dataset.unit_factor, others in SI units."""
+        X = epochs.get_data(copy=False)
+        types = epochs.get_channel_types()
         factor = np.array([dataset.unit_factor if t in _VOLTAGE_TYPES else 1.0 for t in types])
         X *= factor[None, :, None]
         return X
