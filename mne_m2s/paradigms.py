@@ -439,3 +439,9 @@ class EmotionParadigm:
             f"windows of {window:g} s; lower n_windows or window."
         )
 
+
+
+# The MOABB paradigm (a moabb.paradigms.base.BaseParadigm) lives in its own module.
+from ._moabb_paradigm import EmotionWindowsParadigm  # noqa: E402
+
+__all__ = ["EmotionParadigm", "EmotionWindowsParadigm"]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mne_m2s.datasets._io as io_mod
+import mne_m2s.datasets._cache as cache_mod
 from dataset_fixtures import Evil, py3_pickle, truncate, write_deap, write_seed_v
 from mne_m2s.datasets import (
     DEAP,
@@ -115,7 +115,7 @@ def test_no_partial_cache_when_writing_fails(tmp_path, monkeypatch):
         fid.write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(io_mod.np, "savez", broken_savez)
+    monkeypatch.setattr(cache_mod.np, "savez", broken_savez)
     with pytest.raises(OSError, match="disk full"):
         SEEDV(tmp_path / "data", cache=True, cache_dir=cache).get_data([1])
     assert [p for p in cache.rglob("*") if p.is_file()] == []

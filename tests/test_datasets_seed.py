@@ -2,6 +2,7 @@
 
 import pickle
 
+import mne
 import numpy as np
 import pytest
 import scipy.io as sio
@@ -18,7 +19,7 @@ from dataset_fixtures import (
     write_seed_multimodal,
     write_seed_raw,
 )
-from mne_m2s.datasets import SEED, DatasetLayoutError, FeatureRun
+from mne_m2s.datasets import SEED, DatasetLayoutError, FeatureRun, SyntheticEmotion
 from mne_m2s.datasets._io import SEED_CHANNELS
 
 NAMES = {-1: "negative", 0: "neutral", 1: "positive"}
@@ -95,12 +96,36 @@ def test_raw_structure_and_values(seed_root, seed_raw):
 
 
 def test_raw_montage(seed_raw):
+    """Real SEED raw data and SyntheticEmotion share names, order and positions."""
     raw = seed_raw[1]["1"]["1"]
     pos = np.array([ch["loc"][:3] for ch in raw.info["chs"]])
-    missing = [raw.ch_names[i] for i in np.flatnonzero(~np.isfinite(pos).all(axis=1))]
-    assert missing == ["CB1", "CB2"]
-    finite = np.isfinite(pos).all(axis=1)
-    assert np.all(np.linalg.norm(pos[finite], axis=1) > 0.01)
+    assert np.isfinite(pos).all() and np.all(np.linalg.norm(pos, axis=1) > 0.01)
+    assert len(np.unique(pos.round(6), axis=0)) == 62
+    ref = mne.create_info(["I1", "I2"], 200.0, "eeg")  # the nearest 10-05 sites
+    ref.set_montage(mne.channels.make_standard_montage("colin27_1005"))
+    for cb, site in (("CB1", 0), ("CB2", 1)):
+        np.testing.assert_allclose(
+            pos[raw.ch_names.index(cb)], ref["chs"][site]["loc"][:3], atol=1e-7
+        )
+    synth = SyntheticEmotion(n_subjects=1, n_trials=1, trial_duration=2.0, modalities="eeg")
+    sraw = synth.get_data([1])[1]["1"]["1"]
+    assert sraw.ch_names == raw.ch_names
+    spos = np.array([ch["loc"][:3] for ch in sraw.info["chs"]])
+    np.testing.assert_allclose(spos, pos, atol=1e-9)
+
+
+def test_de_fitted_on_synthetic_transforms_real_seed(seed_raw):
+    """A DE extractor fitted on SyntheticEmotion raw EEG transforms real SEED raw EEG."""
+    from mne_m2s.features import DifferentialEntropy
+
+    synth = SyntheticEmotion(n_subjects=1, n_trials=1, trial_duration=4.0, modalities="eeg")
+    sraw = synth.get_data([1])[1]["1"]["1"]
+    make = lambda r: mne.make_fixed_length_epochs(r, duration=2.0, preload=True, verbose=False)  # noqa: E731
+    de = DifferentialEntropy(window=1.0).fit(make(sraw))
+    real = seed_raw[1]["1"]["2"]  # 3 s of real-layout SEED raw data
+    out = de.transform(make(real))
+    assert out.shape == (1, 2, 62 * 5) and np.isfinite(out).all()
+    assert list(de.get_feature_names_out()[:2]) == ["Fp1_delta", "Fp1_theta"]
 
 
 def test_raw_flat_layout(tmp_path):

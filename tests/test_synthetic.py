@@ -163,8 +163,8 @@ def test_blink_artefacts_in_frontal_eeg():
     jumps, controls = [], []
     rng = np.random.default_rng(0)
     for raw in ds.get_data()[1]["1"].values():
-        fp = raw.get_data(picks=["FP1", "FP2"]).mean(axis=0) * 1e6
-        oz = raw.get_data(picks=["OZ"])[0] * 1e6
+        fp = raw.get_data(picks=["Fp1", "Fp2"]).mean(axis=0) * 1e6
+        oz = raw.get_data(picks=["Oz"])[0] * 1e6
         onsets = raw.annotations.onset[raw.annotations.description == "BAD_blink"]
         idx = (onsets * 200).astype(int)
         idx = idx[(idx > 40) & (idx < len(fp) - 40)]
@@ -221,8 +221,8 @@ def test_feature_level(feature_data):
     assert fr.features["eye"].shape == (30, 33)
     assert fr.features["pps"].shape == (30, 10)
     assert len(fr.feature_names["eeg"]) == 310 and fr.feature_names["eeg"][:2] == [
-        "FP1_delta",
-        "FP1_theta",
+        "Fp1_delta",
+        "Fp1_theta",
     ]
     assert fr.feature_names["eye"] == list(EYE_FEATURE_NAMES) and len(EYE_FEATURE_NAMES) == 33
     assert fr.feature_names["pps"] == list(PPS_FEATURE_NAMES)

@@ -1,8 +1,9 @@
 """Base class and containers shared by every emotion dataset adapter.
 
-The contract mirrors MOABB's ``BaseDataset``: all metadata is declared once in
-the constructor call of a subclass, and :meth:`BaseEmotionDataset.get_data`
-returns ``{subject: {session: {run: data}}}`` where ``data`` is
+:class:`BaseEmotionDataset` is a :class:`moabb.datasets.base.BaseDataset`: all
+metadata is declared once in the constructor call of a subclass, and
+:meth:`BaseEmotionDataset.get_data` returns ``{subject: {session: {run:
+data}}}`` (checked with MOABB's own structure checks) where ``data`` is
 
 * an :class:`mne.io.Raw` (signal level): one Raw per trial (film clip), every
   modality's channels with their MNE channel types, one annotation spanning
@@ -12,17 +13,27 @@ returns ``{subject: {session: {run: data}}}`` where ``data`` is
 
 Sessions and runs are strings (``"1"``, ``"2"`` …) ordered as the protocol
 orders them, so iteration order is trial order.
+
+One class serves both levels. At signal level the dataset is a complete MOABB
+dataset: MOABB's evaluations run on it through
+:class:`mne_m2s.paradigms.EmotionWindowsParadigm` (MOABB's own paradigms refuse
+it: its ``paradigm`` is ``"emotion"``). At feature level the same object keeps
+the MOABB metadata and structure but its runs are :class:`FeatureRun` objects,
+which only :class:`mne_m2s.paradigms.EmotionParadigm` consumes; passing it
+through a MOABB processing pipeline raises an error that says so.
 """
 
 from __future__ import annotations
 
 import abc
+import numbers
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from moabb.datasets.base import BaseDataset
 
 from ..utils._checks import check_option
 
@@ -83,13 +94,17 @@ def normalize_code(code):
     return re.sub(r"[^0-9a-z]+", "", str(code).lower())
 
 
-class BaseEmotionDataset(abc.ABC):
+class BaseEmotionDataset(BaseDataset):
     """Base class of the emotion datasets (SEED family, DEAP, DREAMER, synthetic).
+
+    A :class:`moabb.datasets.base.BaseDataset` whose files are never
+    downloaded: the licensed data are read from a local folder (see
+    :meth:`data_path`), and :meth:`download` explains how to obtain them.
 
     Parameters
     ----------
     code : str
-        Registry code, e.g. ``"SEED-IV"``.
+        Registry code, e.g. ``"SEED-IV"`` (MOABB's Camel-KebabCase).
     subject_list : list of int
         Subjects available.
     sessions_per_subject : int
@@ -111,6 +126,28 @@ class BaseEmotionDataset(abc.ABC):
         Default folder name under ``~/mne_data``.
     path : path-like | None
         Root folder of the dataset; see :meth:`data_path` for the lookup order.
+    trials_per_session : int | None
+        Trials (film clips) per session.
+    window : float | None
+        Window length in seconds of feature-level data (``None`` for signals).
+    cache : bool
+        Keep parsed subjects in an ``.npz`` cache keyed by every constructor
+        parameter and by the size and date of the source files.
+    cache_dir : path-like | None
+        Cache folder (default: the environment variable / MNE config key
+        ``MNE_M2S_CACHE_DIR``, else ``~/mne_data/mne_m2s_cache``; the config is
+        only read, never written).
+    force_update : bool
+        Rebuild cached subjects.
+
+    Notes
+    -----
+    MOABB attributes: ``paradigm = "emotion"``, ``interval = None`` (a trial's
+    span is the annotation named by its event, see
+    :class:`~mne_m2s.paradigms.EmotionParadigm`), ``unit_factor = 1e6``
+    (applied by the emotion paradigm to voltage channels only), and
+    ``return_all_modalities = True`` (eye-tracking and peripheral channels are
+    kept).
     """
 
     def __init__(
@@ -129,20 +166,34 @@ class BaseEmotionDataset(abc.ABC):
         path=None,
         trials_per_session=None,
         window=None,
+        cache=False,
+        cache_dir=None,
+        force_update=False,
     ):
-        self.code = code
-        self.subject_list = list(subject_list)
-        self.n_sessions = int(sessions_per_subject)
-        self.event_id = dict(event_id)
-        self.levels = tuple(levels)
-        self.level = check_option("level", level, self.levels)
+        levels = tuple(levels)
+        level = check_option("level", level, levels)
+        super().__init__(
+            subjects=list(subject_list),
+            sessions_per_subject=int(sessions_per_subject),
+            events={str(k): int(v) for k, v in dict(event_id).items()},
+            code=code,
+            interval=None,
+            paradigm="emotion",
+            doi=doi,
+            unit_factor=1e6,
+            return_all_modalities=True,
+        )
+        self.levels = levels
+        self.level = level
         self.modalities = dict(modalities)
-        self.doi = doi
         self.licence_url = licence_url
         self.folder_name = folder_name
         self.path = path
         self.trials_per_session = trials_per_session
         self.window = window
+        self.cache = cache
+        self.cache_dir = cache_dir
+        self.force_update = force_update
 
     # ------------------------------------------------------------------ paths
     @property
@@ -150,15 +201,11 @@ class BaseEmotionDataset(abc.ABC):
         """Environment variable (and MNE config key) naming the dataset root."""
         return f"MNE_DATASETS_{_env_code(self.code)}_PATH"
 
-    def data_path(self):
-        """Root folder of the dataset.
-
-        Lookup order: the ``path`` argument, the environment variable
-        :attr:`env_var`, the MNE config key of the same name, then
-        ``~/mne_data/<folder_name>``. Nothing is downloaded.
-        """
-        if self.path is not None:
-            return Path(os.path.expanduser(str(self.path)))
+    def _root(self, path=None):
+        if path is None:
+            path = self.path
+        if path is not None:
+            return Path(os.path.expanduser(str(path)))
         value = os.environ.get(self.env_var)
         if not value:
             try:
@@ -170,6 +217,82 @@ class BaseEmotionDataset(abc.ABC):
         if value:
             return Path(os.path.expanduser(value))
         return Path.home() / "mne_data" / self.folder_name
+
+    def data_path(
+        self, subject=None, path=None, force_update=False, update_path=None, verbose=None
+    ):
+        """Root folder of the dataset, or the files of one subject (MOABB's contract).
+
+        Lookup order of the root: the ``path`` argument of this call, the
+        ``path`` given to the constructor, the environment variable
+        :attr:`env_var`, the MNE config key of the same name (read, never
+        written), then ``~/mne_data/<folder_name>``. Nothing is downloaded and
+        nothing prompts.
+
+        Parameters
+        ----------
+        subject : int | None
+            ``None`` (this package's call, ``ds.data_path()``): return the
+            root folder. A subject (MOABB's call): return the list of that
+            subject's source files, after checking that they exist.
+        path : path-like | None
+            Root folder for this call only.
+        force_update : bool
+            Must be ``False``: there is nothing to download again.
+        update_path : bool | None
+            Must not be ``True``: the MNE config is never written by this
+            package (run ``mne.set_config(env_var, path)`` yourself).
+        verbose : bool | str | int | None
+            Ignored (kept for MOABB's signature).
+
+        Returns
+        -------
+        root : pathlib.Path
+            When ``subject`` is ``None``.
+        files : list of pathlib.Path
+            When ``subject`` is given.
+        """
+        if force_update:
+            raise ValueError(
+                f"force_update=True cannot be honoured: {self.code} is licensed data that "
+                "mne_m2s never downloads. Replace the files yourself; pass "
+                "force_update=True to the dataset constructor to rebuild its parse cache."
+            )
+        if update_path:
+            raise ValueError(
+                "update_path=True would write your MNE config; mne_m2s never does. Run "
+                f"mne.set_config({self.env_var!r}, '/path/to/data') yourself if you want it."
+            )
+        if subject is None:
+            return self._root(path)
+        subject = self._check_subjects([subject])[0]
+        if path is not None:
+            saved, self.path = self.path, path
+            try:
+                return [Path(f) for f in self._subject_files(subject)]
+            finally:
+                self.path = saved
+        return [Path(f) for f in self._subject_files(subject)]
+
+    def download(
+        self,
+        subject_list=None,
+        path=None,
+        force_update=False,
+        update_path=None,
+        accept=False,
+        verbose=None,
+    ):
+        """Check that the local files are there (licensed data are never downloaded).
+
+        Raises
+        ------
+        DatasetLayoutError
+            When the files of a subject are missing, with the expected layout
+            and where to request the data.
+        """
+        for subject in self._check_subjects(subject_list):
+            self.data_path(subject, path=path, force_update=force_update, update_path=update_path)
 
     def _missing_root_error(self, root, expected):
         return DatasetLayoutError(
@@ -192,14 +315,55 @@ class BaseEmotionDataset(abc.ABC):
     def _check_layout(self):
         """Raise :class:`DatasetLayoutError` unless the root has the expected tree."""
 
+    def _subject_files(self, subject):
+        """Return the source files one subject is read from (checked to exist).
+
+        Adapters reading files override this; it backs MOABB's
+        ``data_path(subject)`` and :meth:`download`.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not list its source files: implement "
+            "_subject_files(subject) to support data_path(subject) and download()."
+        )
+
     # ------------------------------------------------------------------- data
-    def get_data(self, subjects=None):
+    def _check_subjects(self, subjects):
+        if subjects is None:
+            return list(self.subject_list)
+        if isinstance(subjects, numbers.Integral) and not isinstance(subjects, bool):
+            subjects = [subjects]
+        subjects = [int(s) for s in subjects]
+        bad = [s for s in subjects if s not in self.subject_list]
+        if bad:
+            raise ValueError(
+                f"subjects {bad} are not part of {self.code}; valid subjects are "
+                f"{self.subject_list}."
+            )
+        return subjects
+
+    def _create_process_pipeline(self):
+        # MOABB's default re-creates the annotations from a stim channel
+        # (SetRawAnnotations), which would erase the trial and eye-tracking
+        # annotations: the runs are returned as loaded.
+        from moabb.datasets.preprocessing import FixedPipeline
+
+        return FixedPipeline([])
+
+    def get_data(self, subjects=None, cache_config=None, process_pipeline=None, n_jobs=1):
         """Load the data of some subjects.
 
         Parameters
         ----------
-        subjects : list of int | None
+        subjects : int | list of int | None
             Subjects to load (default: all of :attr:`subject_list`).
+        cache_config : dict | moabb.datasets.base.CacheConfig | None
+            MOABB's processing cache (signal level only); this package's own
+            parse cache is the constructor's ``cache``.
+        process_pipeline : sklearn.pipeline.Pipeline | None
+            A MOABB processing pipeline applied to each Raw (signal level
+            only). ``None`` returns the runs as loaded, annotations included.
+        n_jobs : int
+            Subjects loaded in parallel (joblib).
 
         Returns
         -------
@@ -207,17 +371,26 @@ class BaseEmotionDataset(abc.ABC):
             ``{subject: {session: {run: mne.io.Raw | FeatureRun}}}`` with
             sessions and runs as strings, in protocol order.
         """
-        if subjects is None:
-            subjects = self.subject_list
-        if isinstance(subjects, (int, np.integer)):
-            subjects = [int(subjects)]
-        bad = [s for s in subjects if s not in self.subject_list]
-        if bad:
-            raise ValueError(
-                f"subjects {bad} are not part of {self.code}; valid subjects are "
-                f"{self.subject_list}."
+        subjects = self._check_subjects(subjects)
+        if self.level != "raw" and (process_pipeline is not None or cache_config is not None):
+            raise TypeError(
+                f"{self.code} is loaded at level={self.level!r}: its runs are published "
+                "features (FeatureRun), which MOABB processing pipelines cannot process. "
+                f"Use {type(self).__name__}(level='raw') for MOABB evaluations, or "
+                "mne_m2s.paradigms.EmotionParadigm for the features."
             )
-        return {int(s): self._get_single_subject_data(int(s)) for s in subjects}
+        return super().get_data(
+            subjects=subjects,
+            cache_config=cache_config,
+            process_pipeline=process_pipeline,
+            n_jobs=n_jobs,
+        )
+
+    def _load_subject(self, subject, files, parse):
+        """Parse one subject through this package's cache (see ``cache``)."""
+        from ._cache import load_subject
+
+        return load_subject(self, subject, files, parse)
 
     @abc.abstractmethod
     def _get_single_subject_data(self, subject):

@@ -9,15 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils._checks import check_float, check_option
-from ._io import (
+from ._raw import RawTrial
+from ._readers import (
     UV,
-    RawTrial,
     binarize,
     check_array,
     check_keys,
     describe_dir,
     layout_error,
-    load_subject,
     read_pickle,
     require_file,
 )
@@ -133,14 +132,14 @@ class DEAP(BaseEmotionDataset):
             folder_name="DEAP",
             path=path,
             trials_per_session=_N_TRIALS,
+            cache=cache,
+            cache_dir=cache_dir,
+            force_update=force_update,
         )
         self.target = target
         self.threshold = float(threshold)
         self.tie = tie
         self.baseline = baseline
-        self.cache = cache
-        self.cache_dir = cache_dir
-        self.force_update = force_update
 
     def _folder(self):
         root = self.data_path()
@@ -203,6 +202,9 @@ class DEAP(BaseEmotionDataset):
             )
         return {"1": runs}
 
+    def _subject_files(self, subject):
+        return [require_file(self._folder() / f"s{subject:02d}.dat", "subject file")]
+
     def _get_single_subject_data(self, subject):
-        fname = require_file(self._folder() / f"s{subject:02d}.dat", "subject file")
-        return load_subject(self, subject, [fname], lambda: self._parse(fname))
+        (fname,) = self._subject_files(subject)
+        return self._load_subject(subject, [fname], lambda: self._parse(fname))

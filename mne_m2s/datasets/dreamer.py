@@ -13,14 +13,13 @@ import numpy as np
 
 from ..utils import logger
 from ..utils._checks import check_float, check_option
-from ._io import (
+from ._raw import RawTrial
+from ._readers import (
     UV,
-    RawTrial,
     binarize,
     check_array,
     describe_dir,
     layout_error,
-    load_subject,
     read_mat,
     resample,
 )
@@ -193,6 +192,9 @@ class DREAMER(BaseEmotionDataset):
             folder_name="DREAMER",
             path=path,
             trials_per_session=_N_TRIALS,
+            cache=cache,
+            cache_dir=cache_dir,
+            force_update=force_update,
         )
         self.target = target
         self.threshold = float(threshold)
@@ -200,9 +202,6 @@ class DREAMER(BaseEmotionDataset):
         self.baseline = baseline
         self.sfreq = sfreq
         self.ecg_scale = float(ecg_scale)
-        self.cache = cache
-        self.cache_dir = cache_dir
-        self.force_update = force_update
         self._loaded = None
 
     # ------------------------------------------------------------------ layout
@@ -225,13 +224,15 @@ class DREAMER(BaseEmotionDataset):
         self._file()
 
     # ------------------------------------------------------------------- read
-    def get_data(self, subjects=None):
+    def get_data(self, subjects=None, cache_config=None, process_pipeline=None, n_jobs=1):
         """Load the data of some subjects (``DREAMER.mat`` is read once per call).
 
         Parameters
         ----------
-        subjects : list of int | None
+        subjects : int | list of int | None
             Subjects to load (default: all 23).
+        cache_config, process_pipeline, n_jobs
+            See :meth:`mne_m2s.datasets.BaseEmotionDataset.get_data`.
 
         Returns
         -------
@@ -239,7 +240,12 @@ class DREAMER(BaseEmotionDataset):
             ``{subject: {"1": {"1": Raw, …, "18": Raw}}}``.
         """
         try:
-            return super().get_data(subjects)
+            return super().get_data(
+                subjects,
+                cache_config=cache_config,
+                process_pipeline=process_pipeline,
+                n_jobs=n_jobs,
+            )
         finally:
             self._loaded = None
 
@@ -346,6 +352,9 @@ class DREAMER(BaseEmotionDataset):
             return name in (struct.dtype.names or ())
         return name in getattr(struct, "_fieldnames", ())
 
+    def _subject_files(self, subject):
+        return [Path(self._file())]
+
     def _get_single_subject_data(self, subject):
         fname = Path(self._file())
-        return load_subject(self, subject, [fname], lambda: self._parse(fname, subject))
+        return self._load_subject(subject, [fname], lambda: self._parse(fname, subject))

@@ -11,18 +11,17 @@ import re
 import numpy as np
 
 from ..utils._checks import check_option
-from ._io import (
+from ._montage import SEED_CHANNELS
+from ._raw import RawTrial
+from ._readers import (
     BANDS,
-    SEED_CHANNELS,
     UV,
-    RawTrial,
     check_array,
     check_keys,
     clean_nonfinite,
     describe_dir,
     find_dir,
     layout_error,
-    load_subject,
     read_mat,
     read_npz,
     read_pickle,
@@ -170,6 +169,9 @@ class SEED(BaseEmotionDataset):
             path=path,
             trials_per_session=_N_TRIALS,
             window=window,
+            cache=cache,
+            cache_dir=cache_dir,
+            force_update=force_update,
         )
         self.feature_window = feature_window
         self.eye_nan = eye_nan
@@ -178,9 +180,6 @@ class SEED(BaseEmotionDataset):
             raise ValueError(
                 f"clip_windows must hold {_N_TRIALS} window counts, got {len(self.clip_windows)}."
             )
-        self.cache = cache
-        self.cache_dir = cache_dir
-        self.force_update = force_update
 
     # ------------------------------------------------------------------ layout
     def _preprocessed_dir(self):
@@ -397,13 +396,18 @@ class SEED(BaseEmotionDataset):
         return records
 
     # ------------------------------------------------------------------- data
+    def _subject_files(self, subject):
+        if self.level == "raw":
+            label_file = require_file(self._preprocessed_dir() / "label.mat", "label file")
+            return [*self._raw_files(subject), label_file]
+        return [f for pair in self._feature_files(subject) for f in pair if f is not None]
+
     def _get_single_subject_data(self, subject):
         if self.level == "raw":
-            files = self._raw_files(subject)
-            label_file = require_file(self._preprocessed_dir() / "label.mat", "label file")
-            return load_subject(
-                self, subject, [*files, label_file], lambda: self._parse_raw(files, label_file)
+            *files, label_file = self._subject_files(subject)
+            return self._load_subject(
+                subject, [*files, label_file], lambda: self._parse_raw(files, label_file)
             )
         pairs = self._feature_files(subject)
         files = [f for pair in pairs for f in pair if f is not None]
-        return load_subject(self, subject, files, lambda: self._parse_features(subject, pairs))
+        return self._load_subject(subject, files, lambda: self._parse_features(subject, pairs))

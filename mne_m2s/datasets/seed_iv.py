@@ -11,11 +11,11 @@ import re
 import numpy as np
 
 from ..utils._checks import check_option
-from ._io import (
+from ._montage import SEED_CHANNELS
+from ._raw import RawTrial
+from ._readers import (
     BANDS,
-    SEED_CHANNELS,
     UV,
-    RawTrial,
     align_lengths,
     check_array,
     check_keys,
@@ -24,7 +24,6 @@ from ._io import (
     describe_dir,
     find_dir,
     layout_error,
-    load_subject,
     mat_variables,
     read_mat,
     read_prefixed_trials,
@@ -129,13 +128,13 @@ class SEEDIV(BaseEmotionDataset):
             path=path,
             trials_per_session=_N_TRIALS,
             window=window,
+            cache=cache,
+            cache_dir=cache_dir,
+            force_update=force_update,
         )
         self.eeg_feature = eeg_feature
         self.eye_nan = eye_nan
         self.length_mismatch = length_mismatch
-        self.cache = cache
-        self.cache_dir = cache_dir
-        self.force_update = force_update
 
     # ------------------------------------------------------------------ layout
     def _trees(self):
@@ -268,8 +267,11 @@ class SEEDIV(BaseEmotionDataset):
             }
         return records
 
+    def _subject_files(self, subject):
+        return [f for _, fs in self._session_files(subject) for f in fs.values()]
+
     def _get_single_subject_data(self, subject):
         session_files = self._session_files(subject)
         files = [f for _, fs in session_files for f in fs.values()]
         parse = self._parse_raw if self.level == "raw" else self._parse_features
-        return load_subject(self, subject, files, lambda: parse(session_files))
+        return self._load_subject(subject, files, lambda: parse(session_files))

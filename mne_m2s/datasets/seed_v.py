@@ -12,16 +12,15 @@ import numbers
 import numpy as np
 
 from ..utils._checks import check_option
-from ._io import (
+from ._montage import SEED_CHANNELS
+from ._readers import (
     BANDS,
-    SEED_CHANNELS,
     align_lengths,
     check_array,
     clean_nonfinite,
     describe_dir,
     find_dir,
     layout_error,
-    load_subject,
     read_npz,
     require_file,
     unpickle_npz_value,
@@ -112,12 +111,12 @@ class SEEDV(BaseEmotionDataset):
             path=path,
             trials_per_session=_N_TRIALS,
             window=4.0,
+            cache=cache,
+            cache_dir=cache_dir,
+            force_update=force_update,
         )
         self.eye_nan = eye_nan
         self.length_mismatch = length_mismatch
-        self.cache = cache
-        self.cache_dir = cache_dir
-        self.force_update = force_update
 
     def _base_dir(self):
         root = self.data_path()
@@ -211,8 +210,11 @@ class SEEDV(BaseEmotionDataset):
             )
         return records
 
+    def _subject_files(self, subject):
+        return list(self._files(subject))
+
     def _get_single_subject_data(self, subject):
         eeg_file, eye_file = self._files(subject)
-        return load_subject(
-            self, subject, [eeg_file, eye_file], lambda: self._parse(eeg_file, eye_file)
+        return self._load_subject(
+            subject, [eeg_file, eye_file], lambda: self._parse(eeg_file, eye_file)
         )

@@ -80,11 +80,13 @@ All channels of one Raw share one sampling rate, ``sfreq`` (default 200 Hz,
 SEED's EEG rate; eye trackers record at 60-1000 Hz, here rendered at the same
 rate). Channels, in order:
 
-* 62 EEG channels named as in SEED (:data:`SEED_CH_NAMES`), in volts, with
-  positions from MNE's template 10-05 montage. CB1 and CB2 (cerebellar sites
-  of the Neuroscan cap) have no 10-05 name; they are placed at the nearest
+* 62 EEG channels named and positioned exactly as the real SEED-family
+  adapters name and position them (one montage module,
+  :mod:`mne_m2s.datasets._montage`): MNE's capitalisation of the 10-05 names
+  (``Fp1``, ``FCz`` ...), positions from MNE's template 10-05 montage, CB1 and
+  CB2 (cerebellar sites of the Neuroscan cap, no 10-05 name) at the nearest
   10-05 sites below O1/O2, I1 and I2 (an approximation, see
-  :func:`make_seed_montage`);
+  :func:`make_seed_montage`), in volts;
 * ``xpos_left``, ``ypos_left`` (``eyegaze``, pixels on a 1920 x 1080 screen,
   45 px per degree) and ``pupil_left`` (``pupil``, diameter stored in metres,
   SI, as :func:`mne.preprocessing.eyetracking.set_channel_types_eyetrack`
@@ -136,14 +138,11 @@ from scipy import fft as sp_fft
 from scipy.signal import fftconvolve, lfilter
 
 from ..utils._checks import check_float, check_int, check_option, check_random_state_seed
+from ._montage import SEED_CHANNELS, make_seed_montage
 from .base import BaseEmotionDataset, FeatureRun
 
-#: SEED / SEED-IV / SEED-V 62-channel montage, in the row order of the data files.
-SEED_CH_NAMES = (
-    "FP1 FPZ FP2 AF3 AF4 F7 F5 F3 F1 FZ F2 F4 F6 F8 FT7 FC5 FC3 FC1 FCZ FC2 FC4 FC6 FT8 "
-    "T7 C5 C3 C1 CZ C2 C4 C6 T8 TP7 CP5 CP3 CP1 CPZ CP2 CP4 CP6 TP8 P7 P5 P3 P1 PZ P2 P4 "
-    "P6 P8 PO7 PO5 PO3 POZ PO4 PO6 PO8 CB1 O1 OZ O2 CB2"
-).split()
+#: SEED / SEED-IV / SEED-V 62-channel montage (:data:`mne_m2s.datasets._montage.SEED_CHANNELS`).
+SEED_CH_NAMES = list(SEED_CHANNELS)
 
 #: Frequency bands (Hz) of the EEG features, in the order of the band axis.
 BANDS = {
@@ -224,53 +223,12 @@ _HAS_EXTRAS = "extras" in inspect.signature(__import__("mne").Annotations).param
 _S_ORDER, _S_CLIP, _S_SUBJECT, _S_SESSION, _S_STATE, _S_RAW, _S_FEAT = range(7)
 
 
-# --------------------------------------------------------------------------- montage
-@functools.lru_cache(maxsize=1)
-def _seed_montage_positions():
-    import mne
-
-    name = "colin27_1005"
-    if name not in mne.channels.get_builtin_montages():  # MNE < 1.13
-        name = "standard_1005"
-    template = mne.channels.make_standard_montage(name)
-    pos = template.get_positions()
-    lookup = {k.upper(): v for k, v in pos["ch_pos"].items()}
-    lookup["CB1"], lookup["CB2"] = lookup["I1"], lookup["I2"]
-    ch_pos = {ch: np.asarray(lookup[ch], float) for ch in SEED_CH_NAMES}
-    fid = {k: np.asarray(pos[k], float) for k in ("nasion", "lpa", "rpa")}
-    return ch_pos, fid, pos["coord_frame"]
-
-
-def make_seed_montage():
-    """Template positions of the 62-channel SEED montage.
-
-    The 60 channels with 10-05 names take the positions of MNE's template
-    10-05 montage (``colin27_1005``, ``standard_1005`` before MNE 1.13),
-    matched case-insensitively. CB1 and CB2, the cerebellar electrodes of the
-    Neuroscan Quik-Cap, have no 10-05 name; they sit below O1 and O2 and are
-    given the positions of I1 and I2, the closest 10-05 sites (approximate).
-
-    Returns
-    -------
-    montage : mne.channels.DigMontage
-        Positions of :data:`SEED_CH_NAMES` (upper-case names, as in the data).
-    """
-    import mne
-
-    ch_pos, fid, frame = _seed_montage_positions()
-    return mne.channels.make_dig_montage(
-        ch_pos={k: v.copy() for k, v in ch_pos.items()},
-        coord_frame=frame,
-        **{k: v.copy() for k, v in fid.items()},
-    )
-
-
 @functools.lru_cache(maxsize=1)
 def _eeg_geometry():
     """Electrode positions (m) and the fixed scalp maps of the model."""
-    ch_pos, _, _ = _seed_montage_positions()
+    ch_pos = make_seed_montage().get_positions()["ch_pos"]
     pos = np.array([ch_pos[c] for c in SEED_CH_NAMES])
-    idx = {c: i for i, c in enumerate(SEED_CH_NAMES)}
+    idx = {c.upper(): i for i, c in enumerate(SEED_CH_NAMES)}
 
     def near(*names, width):
         d = np.min([np.linalg.norm(pos - pos[idx[n]], axis=1) for n in names], axis=0)
@@ -556,6 +514,10 @@ class SyntheticEmotion(BaseEmotionDataset):
     def check_files(self):
         """Return ``(True, message)``: synthetic data need no files."""
         return True, "generated on the fly (no files)"
+
+    def _subject_files(self, subject):
+        """No files: the data are generated."""
+        return []
 
     # ------------------------------------------------------------ random streams
     def _rng(self, *key):
