@@ -93,7 +93,7 @@ class BDAECGAN(BDAERegressor):
     _adversarial = True
 
     def __init__(self, generator="m2s", hidden=(128,), shared_dim=64,
-                 generator_hidden=(256, 256), discriminator_hidden=(128, 64), l2_weight=1.0, *,
+                 generator_hidden=(256, 256), discriminator_hidden=(128, 64), l2_weight=100.0, *,
                  embedding_dim=128, attention="sts", n_layers=4, n_heads=4, head_dim=64,
                  ffn_dim=1024, dropout=0.1, pretrain_max_epochs=200, pretrain_batch_size=512,
                  pretrain_lr=1e-4, pretrain_weight_decay=1e-4, max_epochs=200, batch_size=512,
