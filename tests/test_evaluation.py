@@ -18,7 +18,7 @@ from mne_m2s.evaluation import (
     plot_results,
     summarize,
 )
-from mne_m2s.evaluation.cross_modal import COLUMNS
+from mne_m2s.evaluation.cross_modal import COLUMNS, NO_SELECTION, VALIDATION_SELECTION
 from mne_m2s.paradigms import EmotionParadigm
 
 N_TRIALS = 6
@@ -184,11 +184,10 @@ def test_tasks_subset_and_folds(spy_calls):
     results = CrossModalEvaluation(
         EmotionParadigm(), [ds], protocol={"TrialCoded": TrialKFold(3)}, tasks=["eye->eeg"]
     ).process({"M2S": Spy()})
-    assert list(results["task"]) == ["eye->eeg"]
-    row = results.iloc[0]
-    assert row["n_splits"] == 3
-    assert row["n_test"] == N_TRIALS * 3  # every sample tested once over the folds
-    assert row["n_train"] == 4 * 3
+    assert list(results["task"]) == ["eye->eeg"] * 3  # one row per fold
+    assert list(results["split"]) == [0, 1, 2]
+    assert results["n_test"].sum() == N_TRIALS * 3  # every sample tested once over the folds
+    assert (results["n_train"] == 4 * 3).all()
     fits = [c for c in spy_calls if c[0] == "fit"]
     assert [set(c[1]) for c in fits] == [{"eye"}] * 3
     tested = set()
@@ -220,8 +219,10 @@ def test_errors(spy_calls):
     with pytest.raises(ValueError, match="no \\['pps'\\] data"):
         CrossModalEvaluation(EmotionParadigm(), [ds], protocol=TrialHoldoutSplit(4),
                              modalities=("eeg", "pps")).process({"s": Spy()})
+    with pytest.raises(ValueError, match="Unknown protocol 'los'.*Did you mean 'loso'"):
+        CrossModalEvaluation(EmotionParadigm(), [ds], protocol="los").process({"s": Spy()})
     with pytest.raises(TypeError, match="cross-validator"):
-        CrossModalEvaluation(EmotionParadigm(), [ds], protocol="SEED").process({"s": Spy()})
+        CrossModalEvaluation(EmotionParadigm(), [ds], cv="SEED").process({"s": Spy()})
     with (pytest.raises(ValueError, match="both training and test"),
           pytest.warns(UserWarning, match="groups parameter is ignored")):
         # a window-level split would leak trials: refused
@@ -259,7 +260,7 @@ def m2s_results():
     ds = SyntheticEmotion(n_subjects=2, level="features", modalities=("eeg", "eye"),
                           trial_duration=12.0, difficulty="easy", random_state=0)
     settings = dict(embedding_dim=16, n_layers=1, n_heads=1, head_dim=8, ffn_dim=32, proj_dim=8,
-                    pretrain_max_epochs=8, pretrain_batch_size=64, pretrain_lr=3e-3,
+                    pretrain_max_epochs=30, pretrain_batch_size=64, pretrain_lr=3e-3,
                     max_epochs=20, batch_size=32, lr=3e-3, device="cpu")
     clip = dict(cpc_weight=0.0, recon_weight=0.0, club_weight=0.0)
     ev = CrossModalEvaluation(EmotionParadigm(n_windows=5, step=2), [ds], random_state=0)
@@ -277,8 +278,16 @@ def test_m2s_end_to_end(m2s_results):
     assert counts.to_dict() == {"M2S": 8, "clip": 8, "supervised": 4}
     assert (r["n_train"] == 9 * 4).all() and (r["n_test"] == 6 * 4).all()
     assert r[r["method"] != "supervised"]["pretrain_time"].gt(0).all()
-    assert r["balanced_accuracy"].between(0, 1).all() and r["kappa"].between(-1, 1).all()
     assert r["time"].gt(0).all()
+    assert set(r["protocol"]) == {"within"} and set(r["split"]) == {0}
+    assert (r.loc[r["method"] != "supervised", "selection"] == NO_SELECTION).all()
+    assert (r.loc[r["method"] == "supervised", "selection"] == VALIDATION_SELECTION).all()
+    # behaviour on an easy configuration: the classifier fine-tuned on one modality works
+    # through the other modality's encoder (chance 1/3; 24 test samples per subject)
+    m2s = r[r["method"] == "M2S"].set_index(["subject", "task"])["balanced_accuracy"]
+    cross = m2s[m2s.index.get_level_values("task").isin(["eye->eeg", "eeg->eye"])]
+    assert cross.mean() > 0.5
+    assert m2s.xs("eye->eye", level="task").mean() > 0.5
 
 
 def test_summarize_and_plot(m2s_results):
