@@ -75,9 +75,14 @@ def check_cross_modal_fit_predict(est, X, y, train, test):
         assert pred.shape == (len(test),) and set(pred) <= set(est.classes_)
         proba = est.predict_proba(take(X, test, [m]))
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
-    # clone keeps the pre-trained maps, refits the head
-    again = clone(est).fit(take(X, train, ["eeg"]), y[train])
-    assert again.pretrained is est.pretrained and again.modality_ == "eeg"
+    # clone keeps (a copy of) the pre-trained maps and refits only the head
+    again = clone(est)
+    assert not hasattr(again, "classes_")
+    assert again.pretrained.modalities == est.pretrained.modalities
+    np.testing.assert_allclose(again.transform(take(X, test, ["eeg"])),
+                               est.transform(take(X, test, ["eeg"])), rtol=1e-5, atol=1e-6)
+    again.fit(take(X, train, ["eeg"]), y[train])
+    assert again.modality_ == "eeg"
     return est
 
 
@@ -185,11 +190,6 @@ def spy_class(cls, log):
     """Subclass of ``cls`` that logs the trials reaching pretrain / fit / predict."""
 
     class Spy(cls):
-        def pretrain(self, X, y=None):
-            assert y is None
-            log.append(("pretrain", _trials(X)))
-            return super().pretrain(X, y)
-
         def fit(self, X, y=None, groups=None):
             log.append(("fit", _trials(X)))
             return super().fit(X, y, groups=groups)
@@ -198,6 +198,13 @@ def spy_class(cls, log):
             log.append(("predict", _trials(X)))
             return super().predict(X)
 
+    if hasattr(cls, "pretrain"):
+        def pretrain(self, X, y=None):
+            assert y is None
+            log.append(("pretrain", _trials(X)))
+            return cls.pretrain(self, X, y)
+
+        Spy.pretrain = pretrain
     Spy.__name__ = Spy.__qualname__ = cls.__name__
     return Spy
 
@@ -209,10 +216,12 @@ def check_no_test_trial_seen(cls, params, tasks=None):
     evaluation = CrossModalEvaluation(EmotionParadigm(n_windows=2, step=1), [TrialCoded()],
                                       protocol=TrialHoldoutSplit(n_train_trials=4),
                                       tasks=tasks)
-    results = evaluation.process({"spy": est})
+    kind = "cross-modal" if hasattr(cls, "pretrain") else "multimodal"
+    results = evaluation.process({"spy": est}, kinds={"spy": kind})
     train, test = {1, 2, 3, 4}, {5, 6}
     kinds = [k for k, _ in log]
     assert "fit" in kinds and "predict" in kinds
+    assert ("pretrain" in kinds) == (kind == "cross-modal")
     for kind, trials in log:
         if kind in ("pretrain", "fit"):
             assert trials <= train, (kind, trials)
