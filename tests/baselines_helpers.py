@@ -112,7 +112,7 @@ def check_reproducible(est, X, y, train, test, multimodal):
     import torch
 
     state = torch.random.get_rng_state().clone()
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (checked, never drawn)
     preds = []
     for _ in range(2):
         e = clone(est)
@@ -125,7 +125,7 @@ def check_reproducible(est, X, y, train, test, multimodal):
             preds.append(e.predict_proba(take(X, test, ["eeg"])))
     np.testing.assert_allclose(preds[0], preds[1], rtol=1e-5, atol=1e-6)
     assert torch.equal(torch.random.get_rng_state(), state)
-    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
 
 
 # ------------------------------------------------------------- multimodal checks

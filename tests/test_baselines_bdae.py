@@ -2,8 +2,6 @@
 
 import numpy as np
 import pytest
-from sklearn.base import clone
-
 from baselines_helpers import (
     TINY_CROSS,
     TINY_MULTI,
@@ -17,6 +15,8 @@ from baselines_helpers import (
     synthetic,
     take,
 )
+from sklearn.base import clone
+
 from mne_m2s.baselines import BDAEClassifier, BDAERegressor
 from mne_m2s.baselines.bdae import BimodalAutoencoder
 

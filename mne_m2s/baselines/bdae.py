@@ -152,9 +152,36 @@ def bdae_features(bdae, data, device, batch_size=4096):
 class BDAEClassifier(MultimodalBaseline):
     """Supervised multimodal BDAE: bimodal deep autoencoder features + linear SVM.
 
-    Fidelity note
-    -------------
-    **Source.** W. Liu, W.-L. Zheng, B.-L. Lu, "Emotion recognition using
+    Parameters
+    ----------
+    hidden : tuple of int
+        Encoder layer sizes per modality.
+    shared_dim : int
+        Size of the shared representation.
+    C : float
+        Regularisation of the linear SVM.
+    max_epochs, batch_size, lr, weight_decay :
+        Autoencoder training schedule (epochs over windows).
+    scale : bool
+        Standardise every modality with statistics of the training windows.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    random_state : int | None
+        Seeds the autoencoder and the SVM (local generators).
+    verbose : int
+        0 silent, 1 progress bars, 2 also log every epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray, shape (n_classes,)
+    bdae_ : BimodalAutoencoder
+    svm_ : sklearn.svm.LinearSVC
+    modalities_ : list of str
+    history_ : list of dict
+
+    Notes
+    -----
+    **Fidelity note — source.** W. Liu, W.-L. Zheng, B.-L. Lu, "Emotion recognition using
     multimodal deep learning", ICONIP 2016 (arXiv:1602.08225): a bimodal deep
     autoencoder learns a shared representation of EEG and eye-movement
     features; a linear SVM classifies it (91.01 % on SEED, 83.25 % on DEAP in
@@ -182,33 +209,6 @@ class BDAEClassifier(MultimodalBaseline):
     annealing, 200 epochs, batch 512) is the M2S pre-training schedule
     (SPEC.md §3.8), used for every comparison system for a like-for-like
     budget; ``C=1.0`` is scikit-learn's default (the paper tuned the SVM).
-
-    Parameters
-    ----------
-    hidden : tuple of int
-        Encoder layer sizes per modality.
-    shared_dim : int
-        Size of the shared representation.
-    C : float
-        Regularisation of the linear SVM.
-    max_epochs, batch_size, lr, weight_decay :
-        Autoencoder training schedule (epochs over windows).
-    scale : bool
-        Standardise every modality with statistics of the training windows.
-    device : str
-        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-    random_state : int | None
-        Seeds the autoencoder and the SVM (local generators).
-    verbose : int
-        0 silent, 1 progress bars, 2 also log every epoch.
-
-    Attributes
-    ----------
-    classes_ : ndarray, shape (n_classes,)
-    bdae_ : BimodalAutoencoder
-    svm_ : sklearn.svm.LinearSVC
-    modalities_ : list of str
-    history_ : list of dict
     """
 
     def __init__(self, hidden=(128,), shared_dim=64, C=1.0, *, max_epochs=200, batch_size=512,
@@ -286,9 +286,37 @@ class BDAEClassifier(MultimodalBaseline):
 class BDAERegressor(CrossModalBaseline):
     """Cross-modal BDAE-regressor: BDAE multimodal features regressed from one modality.
 
-    Fidelity note
-    -------------
-    **Source.** The regression counterpart of stage II of BDAE-cGAN (X. Yan,
+    Parameters
+    ----------
+    generator : {"m2s", "mlp"}
+        Form of the per-modality maps (see the fidelity note).
+    hidden : tuple of int
+        BDAE encoder layer sizes per modality.
+    shared_dim : int
+        Size of the BDAE multimodal feature (the regression target).
+    generator_hidden : tuple of int
+        Hidden sizes of the ``"mlp"`` generator.
+    embedding_dim, attention, n_layers, n_heads, head_dim, ffn_dim, dropout :
+        M2S encoder settings of the ``"m2s"`` generator.
+    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
+        Schedule of both pre-training stages.
+    max_epochs, batch_size, lr, weight_decay, head_hidden :
+        Fine-tuning of the M2S classifier head.
+    scale : bool
+        Standardise every modality with the pre-training windows' statistics.
+    device : str
+    random_state : int | None
+    verbose : int
+    pretrained : PretrainedMaps | None
+        Set by :meth:`pretrain`; kept by :func:`sklearn.base.clone`.
+
+    Attributes
+    ----------
+    classes_, modality_, modalities_, head_, history_, device_
+
+    Notes
+    -----
+    **Fidelity note — source.** The regression counterpart of stage II of BDAE-cGAN (X. Yan,
     L.-M. Zhao, B.-L. Lu, "Simplifying multimodal emotion recognition with
     single eye movement modality", ACM MM 2021), listed among the M2S paper's
     cross-modal comparison systems; stage I is the bimodal deep autoencoder
@@ -323,34 +351,6 @@ class BDAERegressor(CrossModalBaseline):
     pre-training Adam lr 1e-4, weight decay 1e-4, 200 epochs, batch 512,
     cosine; fine-tuning 200 epochs, lr 1e-3); the MLP generator's
     ``generator_hidden=(256, 256)`` is chosen here.
-
-    Parameters
-    ----------
-    generator : {"m2s", "mlp"}
-        Form of the per-modality maps (see the fidelity note).
-    hidden : tuple of int
-        BDAE encoder layer sizes per modality.
-    shared_dim : int
-        Size of the BDAE multimodal feature (the regression target).
-    generator_hidden : tuple of int
-        Hidden sizes of the ``"mlp"`` generator.
-    embedding_dim, attention, n_layers, n_heads, head_dim, ffn_dim, dropout :
-        M2S encoder settings of the ``"m2s"`` generator.
-    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
-        Schedule of both pre-training stages.
-    max_epochs, batch_size, lr, weight_decay, head_hidden :
-        Fine-tuning of the M2S classifier head.
-    scale : bool
-        Standardise every modality with the pre-training windows' statistics.
-    device : str
-    random_state : int | None
-    verbose : int
-    pretrained : PretrainedMaps | None
-        Set by :meth:`pretrain`; kept by :func:`sklearn.base.clone`.
-
-    Attributes
-    ----------
-    classes_, modality_, modalities_, head_, history_, device_
     """
 
     _adversarial = False

@@ -41,9 +41,26 @@ class ConditionalDiscriminator(nn.Module):
 class BDAECGAN(BDAERegressor):
     """Cross-modal BDAE-cGAN: a conditional GAN maps one modality onto BDAE multimodal features.
 
-    Fidelity note
-    -------------
-    **Source.** X. Yan, L.-M. Zhao, B.-L. Lu, "Simplifying multimodal emotion
+    Parameters
+    ----------
+    generator, hidden, shared_dim, generator_hidden :
+        See :class:`~mne_m2s.baselines.BDAERegressor`.
+    discriminator_hidden : tuple of int
+        Hidden sizes of the conditional discriminator.
+    l2_weight : float
+        Weight of the paired MSE term of the generator loss.
+    embedding_dim, attention, n_layers, n_heads, head_dim, ffn_dim, dropout :
+        M2S encoder settings of the ``"m2s"`` generator.
+    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
+        Schedule of both pre-training stages.
+    max_epochs, batch_size, lr, weight_decay, head_hidden :
+        Fine-tuning of the M2S classifier head.
+    scale, device, random_state, verbose, pretrained :
+        As :class:`~mne_m2s.baselines.BDAERegressor`.
+
+    Notes
+    -----
+    **Fidelity note — source.** X. Yan, L.-M. Zhao, B.-L. Lu, "Simplifying multimodal emotion
     recognition with single eye movement modality", ACM MM 2021.
 
     **As published.** Stage I: a bimodal deep autoencoder (Liu et al., ICONIP
@@ -71,23 +88,6 @@ class BDAECGAN(BDAERegressor):
     **Hyper-parameters.** As :class:`~mne_m2s.baselines.BDAERegressor`, plus
     ``discriminator_hidden=(128, 64)``, ``l2_weight=1.0`` and Adam betas
     (0.5, 0.999) for both players (the usual GAN setting), chosen here.
-
-    Parameters
-    ----------
-    generator, hidden, shared_dim, generator_hidden :
-        See :class:`~mne_m2s.baselines.BDAERegressor`.
-    discriminator_hidden : tuple of int
-        Hidden sizes of the conditional discriminator.
-    l2_weight : float
-        Weight of the paired MSE term of the generator loss.
-    embedding_dim, attention, n_layers, n_heads, head_dim, ffn_dim, dropout :
-        M2S encoder settings of the ``"m2s"`` generator.
-    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
-        Schedule of both pre-training stages.
-    max_epochs, batch_size, lr, weight_decay, head_hidden :
-        Fine-tuning of the M2S classifier head.
-    scale, device, random_state, verbose, pretrained :
-        As :class:`~mne_m2s.baselines.BDAERegressor`.
     """
 
     _adversarial = True

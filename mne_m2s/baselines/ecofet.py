@@ -39,7 +39,7 @@ def functional_connectivity(x, eps=1e-6):
 
 
 class FunctionalEmotionEncoder(nn.Module):
-    """EEG encoder of ECO-FET: spectral-spatial-temporal transformer + functional-connectivity graph.
+    """ECO-FET EEG encoder: spectral-spatial-temporal transformer + connectivity graph.
 
     ``z = ER(x) + Linear(g, E)(mean_c ReLU(A x_t W))`` per window, with ``ER``
     the M2S emotion-related encoder (STS attention: electrodes attend to each
@@ -75,9 +75,39 @@ class FunctionalEmotionEncoder(nn.Module):
 class ECOFET(CrossModalBaseline):
     """ECO-FET: contrastive EEG-eye pre-training, classification from few labelled samples.
 
-    Fidelity note
-    -------------
-    **Source.** W.-B. Jiang, Z. Li, W.-L. Zheng, B.-L. Lu, "Functional emotion
+    Parameters
+    ----------
+    classifier : {"prototype", "head"}
+        Prototype (few-label test phase) or trained M2S head.
+    connectivity_modality : str
+        Modality encoded by the functional emotion transformer (``"eeg"``).
+    graph_dim : int
+        Width of the functional-connectivity graph branch.
+    require_connectivity : bool
+        Raise if ``connectivity_modality`` has no electrode layout
+        ``(n, T, C, B)`` (else it is encoded without the graph branch and a
+        warning is logged).
+    prototype_scale : float
+        Inverse temperature of the prototype classifier.
+    proj_dim : int
+        Size of the shared space (SPEC: 32).
+    embedding_dim, attention, n_layers, n_heads, head_dim, ffn_dim, dropout :
+        M2S encoder settings.
+    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
+        Contrastive pre-training schedule (Adam, cosine).
+    max_epochs, batch_size, lr, weight_decay, head_hidden :
+        Fine-tuning of the head (``classifier="head"``).
+    scale, device, random_state, verbose, pretrained :
+        As :class:`~mne_m2s.baselines.BDAERegressor`.
+
+    Attributes
+    ----------
+    prototypes_ : ndarray, shape (n_classes, proj_dim)
+        ``classifier="prototype"``: unit-norm class prototypes.
+
+    Notes
+    -----
+    **Fidelity note — source.** W.-B. Jiang, Z. Li, W.-L. Zheng, B.-L. Lu, "Functional emotion
     transformer for EEG-assisted cross-modal emotion recognition", ICASSP
     2024 (doi:10.1109/ICASSP48485.2024.10446937).
 
@@ -113,36 +143,6 @@ class ECOFET(CrossModalBaseline):
     ``ValueError`` says so if ``connectivity=True`` is required by
     ``require_connectivity``). Encoder settings and schedules default to the
     M2S values (SPEC.md §3-4), the M2S paper's fairness rule.
-
-    Parameters
-    ----------
-    classifier : {"prototype", "head"}
-        Prototype (few-label test phase) or trained M2S head.
-    connectivity_modality : str
-        Modality encoded by the functional emotion transformer (``"eeg"``).
-    graph_dim : int
-        Width of the functional-connectivity graph branch.
-    require_connectivity : bool
-        Raise if ``connectivity_modality`` has no electrode layout
-        ``(n, T, C, B)`` (else it is encoded without the graph branch and a
-        warning is logged).
-    prototype_scale : float
-        Inverse temperature of the prototype classifier.
-    proj_dim : int
-        Size of the shared space (SPEC: 32).
-    embedding_dim, attention, n_layers, n_heads, head_dim, ffn_dim, dropout :
-        M2S encoder settings.
-    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
-        Contrastive pre-training schedule (Adam, cosine).
-    max_epochs, batch_size, lr, weight_decay, head_hidden :
-        Fine-tuning of the head (``classifier="head"``).
-    scale, device, random_state, verbose, pretrained :
-        As :class:`~mne_m2s.baselines.BDAERegressor`.
-
-    Attributes
-    ----------
-    prototypes_ : ndarray, shape (n_classes, proj_dim)
-        ``classifier="prototype"``: unit-norm class prototypes.
     """
 
     def __init__(self, classifier="prototype", connectivity_modality="eeg", graph_dim=32,

@@ -63,9 +63,18 @@ class ETFNetwork(nn.Module):
 class ETFClassifier(MultimodalBaseline):
     """Emotion transformer fusion (ETF) as a supervised multimodal system.
 
-    Fidelity note
-    -------------
-    **Source.** Wang, Jiang, Lu, "Emotion transformer
+    Parameters
+    ----------
+    d_model, n_heads, n_layers, fusion_layers, ffn_dim, dropout :
+        Transformer settings.
+    max_epochs, batch_size, lr, weight_decay :
+        Training schedule.
+    scale, device, random_state, verbose :
+        As :class:`~mne_m2s.baselines.BDAEClassifier`.
+
+    Notes
+    -----
+    **Fidelity note — source.** Wang, Jiang, Lu, "Emotion transformer
     fusion: complementary representation properties of EEG and eye
     movements on recognizing anger and surprise", IEEE BIBM 2021 (abstract on
     OpenReview; the full text was not available).
@@ -88,15 +97,6 @@ class ETFClassifier(MultimodalBaseline):
     ffn_dim=128, dropout=0.1`` are chosen here; the schedule is the M2S
     fine-tuning one (Adam, lr 1e-3, weight decay 1e-4, cosine, 200 epochs,
     batch 512).
-
-    Parameters
-    ----------
-    d_model, n_heads, n_layers, fusion_layers, ffn_dim, dropout :
-        Transformer settings.
-    max_epochs, batch_size, lr, weight_decay :
-        Training schedule.
-    scale, device, random_state, verbose :
-        As :class:`~mne_m2s.baselines.BDAEClassifier`.
     """
 
     def __init__(self, d_model=64, n_heads=4, n_layers=2, fusion_layers=2, ffn_dim=128,

@@ -231,9 +231,27 @@ class _WindowAveraged(nn.Module):
 class MAETClassifier(MultimodalBaseline):
     """MAET, the multimodal adaptive emotion transformer, as a supervised multimodal system.
 
-    Fidelity note
-    -------------
-    **Source.** W.-B. Jiang, X.-H. Liu, W.-L. Zheng, B.-L. Lu, "Multimodal
+    Parameters
+    ----------
+    streams : tuple of str
+        ``(EEG-slot modality, eye-slot modality)``.
+    embed_dim, depth, n_heads, n_views, mlp_ratio, qkv_bias, mix_start, layer_scale :
+        Architecture (see :class:`MAET`).
+    drop_rate, attn_drop_rate : float
+    max_epochs, batch_size, lr, weight_decay :
+        Training schedule.
+    scale, device, random_state, verbose :
+        As :class:`~mne_m2s.baselines.BDAEClassifier`.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network (``module_.maet`` is the :class:`MAET`).
+    n_parameters_ : int
+
+    Notes
+    -----
+    **Fidelity note — source.** W.-B. Jiang, X.-H. Liu, W.-L. Zheng, B.-L. Lu, "Multimodal
     adaptive emotion transformer with flexible modality inputs on a novel
     dataset with continuous labels", ACM MM 2023, and its public reference
     repository ``935963004/MAET`` (``model.py``, ``README.md``; read for
@@ -272,24 +290,6 @@ class MAETClassifier(MultimodalBaseline):
     **Hyper-parameters.** ``embed_dim=32, depth=3, n_heads=4, n_views=5,
     mlp_ratio=4, qkv_bias=True, mix_start=2``: the reference README's;
     dropouts 0: the reference defaults.
-
-    Parameters
-    ----------
-    streams : tuple of str
-        ``(EEG-slot modality, eye-slot modality)``.
-    embed_dim, depth, n_heads, n_views, mlp_ratio, qkv_bias, mix_start, layer_scale :
-        Architecture (see :class:`MAET`).
-    drop_rate, attn_drop_rate : float
-    max_epochs, batch_size, lr, weight_decay :
-        Training schedule.
-    scale, device, random_state, verbose :
-        As :class:`~mne_m2s.baselines.BDAEClassifier`.
-
-    Attributes
-    ----------
-    module_ : torch.nn.Module
-        The trained network (``module_.maet`` is the :class:`MAET`).
-    n_parameters_ : int
     """
 
     def __init__(self, streams=("eeg", "eye"), embed_dim=32, depth=3, n_heads=4, n_views=5,

@@ -83,7 +83,7 @@ class SharedCodebook(nn.Module):
 
 
 class QuantizedEmbedder(nn.Module):
-    """Encoder -> shared-codebook quantisation -> mean over windows: (batch, T, ...) -> (batch, E)."""
+    """Encoder, shared-codebook quantisation, mean over windows: (batch, T, ...) -> (batch, E)."""
 
     def __init__(self, encoder, codebook):
         super().__init__()
@@ -153,9 +153,32 @@ class UniCodeNetwork(nn.Module):
 class UniCode(CrossModalBaseline):
     """Uni-Code: cross-modal generalisation through a unified discrete representation.
 
-    Fidelity note
-    -------------
-    **Source.** Y. Xia, H. Huang, J. Zhu, Z. Zhao, "Achieving cross modal
+    Parameters
+    ----------
+    n_codes : int
+        Size of the shared codebook.
+    decay : float
+        EMA decay of the codebook.
+    commitment_weight, club_weight, cpc_weight, recon_weight : float
+        Loss weights.
+    cpc_steps : int
+        CPC prediction steps.
+    mi_steps : int
+        CLUB estimator updates per step.
+    ei_dim : int
+        Size of the modality-specific features.
+    embedding_dim, attention, n_layers, n_heads, head_dim, ffn_dim, dropout :
+        M2S encoder settings.
+    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
+        Pre-training schedule (Adam, cosine).
+    max_epochs, batch_size, lr, weight_decay, head_hidden :
+        Fine-tuning of the M2S head.
+    scale, device, random_state, verbose, pretrained :
+        As :class:`~mne_m2s.baselines.BDAERegressor`.
+
+    Notes
+    -----
+    **Fidelity note — source.** Y. Xia, H. Huang, J. Zhu, Z. Zhao, "Achieving cross modal
     generalization with multimodal unified representation", NeurIPS 2023
     (found with the search tool: NeurIPS proceedings abstract; its
     follow-ups arXiv:2403.05168 and arXiv:2507.14935 describe the same
@@ -200,29 +223,6 @@ class UniCode(CrossModalBaseline):
     M2S weight 0.3, dominated the loss and prevented the cross-modal
     alignment on small data (measured on SyntheticEmotion features).
     With one window per sample the CPC term is dropped (a warning is logged).
-
-    Parameters
-    ----------
-    n_codes : int
-        Size of the shared codebook.
-    decay : float
-        EMA decay of the codebook.
-    commitment_weight, club_weight, cpc_weight, recon_weight : float
-        Loss weights.
-    cpc_steps : int
-        CPC prediction steps.
-    mi_steps : int
-        CLUB estimator updates per step.
-    ei_dim : int
-        Size of the modality-specific features.
-    embedding_dim, attention, n_layers, n_heads, head_dim, ffn_dim, dropout :
-        M2S encoder settings.
-    pretrain_max_epochs, pretrain_batch_size, pretrain_lr, pretrain_weight_decay :
-        Pre-training schedule (Adam, cosine).
-    max_epochs, batch_size, lr, weight_decay, head_hidden :
-        Fine-tuning of the M2S head.
-    scale, device, random_state, verbose, pretrained :
-        As :class:`~mne_m2s.baselines.BDAERegressor`.
     """
 
     def __init__(self, n_codes=64, decay=0.99, commitment_weight=0.25, club_weight=0.01,

@@ -9,7 +9,7 @@ from .etf import sinusoidal_positions, transformer
 
 
 class OuterProductEmbedding(nn.Module):
-    """Second-order window embedding: ``Linear(k * k, d)(vec(p p^T))`` with ``p = Linear(D, k)(x)``.
+    """Second-order window embedding ``Linear(k * k, d)(vec(p p^T))``, ``p = Linear(D, k)(x)``.
 
     Parameters
     ----------
@@ -31,7 +31,7 @@ class OuterProductEmbedding(nn.Module):
 
 
 class CrossModalBlock(nn.Module):
-    """Target tokens attend to source tokens: ``h = LN(h + MHA(h, s, s))``, ``h = LN(h + FFN(h))``."""
+    """Target tokens attend to source tokens: ``LN(h + MHA(h, s, s))``, then ``LN(h + FFN(h))``."""
 
     def __init__(self, d_model, n_heads, ffn_dim, dropout):
         super().__init__()
@@ -89,9 +89,20 @@ class VigilanceNetwork(nn.Module):
 class VigilanceNetClassifier(MultimodalBaseline):
     """VigilanceNet as a supervised multimodal emotion classifier.
 
-    Fidelity note
-    -------------
-    **Source.** Cheng et al., VigilanceNet, IEEE SMC 2022, as cited by the
+    Parameters
+    ----------
+    outer_product : tuple of str
+        Modalities embedded by the outer product.
+    rank, d_model, n_heads, n_layers, cross_layers, ffn_dim, dropout :
+        Architecture settings.
+    max_epochs, batch_size, lr, weight_decay :
+        Training schedule.
+    scale, device, random_state, verbose :
+        As :class:`~mne_m2s.baselines.BDAEClassifier`.
+
+    Notes
+    -----
+    **Fidelity note — source.** Cheng et al., VigilanceNet, IEEE SMC 2022, as cited by the
     M2S paper (the full text was not available here; the design follows its
     published description: outer-product embedding of eye / EOG features,
     intra-modality representation learning, a cross-modal transformer).
@@ -114,17 +125,6 @@ class VigilanceNetClassifier(MultimodalBaseline):
     cross_layers=1, ffn_dim=128, dropout=0.1`` are chosen here; the
     schedule is the M2S fine-tuning one (Adam, lr 1e-3, weight decay 1e-4,
     cosine, 200 epochs, batch 512).
-
-    Parameters
-    ----------
-    outer_product : tuple of str
-        Modalities embedded by the outer product.
-    rank, d_model, n_heads, n_layers, cross_layers, ffn_dim, dropout :
-        Architecture settings.
-    max_epochs, batch_size, lr, weight_decay :
-        Training schedule.
-    scale, device, random_state, verbose :
-        As :class:`~mne_m2s.baselines.BDAEClassifier`.
     """
 
     def __init__(self, outer_product=("eye",), rank=16, d_model=64, n_heads=4, n_layers=1,
