@@ -4,14 +4,18 @@ Subcommands
 -----------
 ``mne-m2s demo``
     The main job on the embedded :class:`~mne_m2s.datasets.SyntheticEmotion`
-    data: M2S, its contrastive-only ("clip") ablation and the supervised
-    unimodal baseline on the four EEG/eye tasks, SEED protocol.
+    data (:func:`~mne_m2s.evaluation.experiments.run_demo`).
 ``mne-m2s datasets``
     Registered datasets and whether their files are found.
 ``mne-m2s evaluate``
-    The cross-modal evaluation of M2S on a licensed dataset.
+    Registered methods under a protocol on a dataset
+    (:func:`~mne_m2s.evaluation.experiments.run_evaluation`).
+``mne-m2s ablate``
+    One of the paper's ablations (:func:`~mne_m2s.evaluation.ablation.run_ablation`).
 
-Only this module prints; the library logs through the ``mne_m2s`` logger.
+Each subcommand is a pair ``_add_<command>_parser(sub)`` / ``_<command>(args)``;
+:func:`build_parser` calls the ``_add_*`` functions of :data:`COMMANDS`. Only
+this module prints; the library logs through the ``mne_m2s`` logger.
 """
 
 from __future__ import annotations
@@ -20,37 +24,14 @@ import argparse
 import sys
 import textwrap
 import time
-from pathlib import Path
 
-#: Architecture and schedule of the demo (a model much smaller than the
-#: paper's, SPEC.md §3, so that the demo runs in minutes on a laptop CPU).
-DEMO_SETTINGS = dict(
-    embedding_dim=32,
-    n_layers=1,
-    n_heads=2,
-    head_dim=8,
-    ffn_dim=64,
-    proj_dim=16,
-    pretrain_max_epochs=60,
-    pretrain_batch_size=64,
-    pretrain_lr=1e-3,
-    max_epochs=60,
-    batch_size=64,
-    lr=1e-3,
+from .evaluation.experiments import (
+    DEMO_SETTINGS,
+    DEMO_STEP,
+    DEMO_SUBJECTS,
+    QUICK_SETTINGS,
+    QUICK_SUBJECTS,
 )
-#: Changes for ``--quick``.
-QUICK_SETTINGS = dict(
-    pretrain_max_epochs=30, pretrain_batch_size=128, max_epochs=40, batch_size=128
-)
-#: Demo data: subjects (``--subjects``), quick-run subjects, sample stride in windows.
-DEMO_SUBJECTS, QUICK_SUBJECTS, DEMO_STEP = 5, 2, 2
-#: SyntheticEmotion settings of the demo (besides subjects and seed): SEED-like sessions
-#: of 15 trials of 60 s, 3 classes.
-DEMO_DATA = dict(n_trials=15, n_classes=3, trial_duration=60.0, difficulty="medium")
-#: Loss weights of the contrastive-only ablation (SPEC.md §5, "CLIP").
-CLIP_WEIGHTS = dict(cpc_weight=0.0, recon_weight=0.0, club_weight=0.0)
-#: Methods of the demo and of ``evaluate --methods``.
-METHODS = ("M2S", "clip", "supervised")
 
 
 def _paragraphs(*paragraphs):
@@ -62,238 +43,9 @@ def _settings_text(settings):
                      for k, v in settings.items())
 
 
-def make_pipelines(settings, methods=METHODS):
-    """The demo's estimators and which of them are pre-trained.
-
-    Parameters
-    ----------
-    settings : dict
-        Keyword arguments of :class:`~mne_m2s.M2SClassifier` shared by all methods.
-    methods : tuple of str
-        Among ``"M2S"`` (full pre-training), ``"clip"`` (contrastive-only
-        pre-training: CPC, reconstruction and CLUB weights 0) and
-        ``"supervised"`` (the same encoder trained end to end on one
-        modality, no pre-training).
-
-    Returns
-    -------
-    pipelines : dict of str -> M2SClassifier
-    pretrain : dict of str -> bool
-        For :meth:`~mne_m2s.evaluation.CrossModalEvaluation.process`.
-    """
-    from .classifier import M2SClassifier
-
-    pipelines, pretrain = {}, {}
-    for method in methods:
-        if method == "M2S":
-            pipelines[method], pretrain[method] = M2SClassifier(**settings), True
-        elif method == "clip":
-            pipelines[method] = M2SClassifier(**settings, **CLIP_WEIGHTS)
-            pretrain[method] = True
-        elif method == "supervised":
-            pipelines[method], pretrain[method] = M2SClassifier(**settings), False
-        else:
-            raise ValueError(f"Unknown method {method!r}; choose among {METHODS}.")
-    return pipelines, pretrain
-
-
-def format_summary(summary):
-    """Text table ``mean ± sd`` of a :func:`~mne_m2s.evaluation.summarize` frame.
-
-    Parameters
-    ----------
-    summary : pandas.DataFrame
-        Output of :func:`~mne_m2s.evaluation.summarize`.
-
-    Returns
-    -------
-    table : str
-        One line per method and task; the sd is left out where it is
-        undefined (one subject).
-    """
-    import pandas as pd
-
-    scores = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean")]
-    table = pd.DataFrame(index=summary.index.droplevel("dataset"))
-    for score in scores:
-        mean = summary[f"{score}_mean"].to_numpy()
-        std = summary[f"{score}_std"].to_numpy()  # NaN for a single subject
-        table[score] = [f"{m:.3f} ± {s:.3f}" if s == s else f"{m:.3f}"
-                        for m, s in zip(mean, std, strict=True)]
-    table["subjects"] = summary["n_subjects"].to_numpy()
-    return table.to_string()
-
-
-def compare_methods(results, a="M2S", b="clip"):
-    """Paired comparison of two methods on the cross-modal tasks.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        Output of :meth:`~mne_m2s.evaluation.CrossModalEvaluation.process`.
-    a, b : str
-        Methods to compare.
-
-    Returns
-    -------
-    lines : list of str
-        One line per cross-modal task (mean difference of balanced accuracy
-        over subjects, and in how many subjects ``a`` is higher) and one overall.
-    """
-    cross = results[results["train_modality"] != results["test_modality"]]
-    wide = cross.pivot_table(index="subject", columns=["task", "method"],
-                             values="balanced_accuracy")
-    lines, diffs = [], []
-    for task in dict.fromkeys(cross["task"]):
-        if (task, a) not in wide.columns or (task, b) not in wide.columns:
-            continue
-        d = (wide[(task, a)] - wide[(task, b)]).dropna()
-        diffs.append(d)
-        lines.append(f"  {task}: {a} - {b} = {d.mean():+.3f} balanced accuracy "
-                     f"({a} higher in {(d > 0).sum()}, lower in {(d < 0).sum()} of {len(d)} "
-                     "subjects)")
-    if diffs:
-        import pandas as pd
-
-        d = pd.concat(diffs)
-        lines.append(f"  cross-modal mean: {a} - {b} = {d.mean():+.3f} ({a} higher in "
-                     f"{(d > 0).sum()}, lower in {(d < 0).sum()} of {len(d)} subject-tasks)")
-    return lines
-
-
-def _write_outputs(results, out, chance, title):
-    from .evaluation import plot_results
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / "results.csv"
-    results.to_csv(csv, index=False)
-    png = out / "results.png"
-    plot_results(results, chance=chance, title=title).savefig(png, dpi=120)
-    return csv, png
-
-
 def _estimator_verbose():
     # Per-epoch bars only where a terminal shows them; logs stay free of bar lines.
     return 1 if sys.stderr.isatty() else 0
-
-
-# --------------------------------------------------------------------- demo
-def _demo(args):
-    from .datasets import SyntheticEmotion
-    from .evaluation import CrossModalEvaluation, summarize
-    from .paradigms import EmotionParadigm
-
-    t0 = time.perf_counter()
-    n_subjects = args.subjects
-    if n_subjects is None:
-        n_subjects = QUICK_SUBJECTS if args.quick else DEMO_SUBJECTS
-    if n_subjects < 1:
-        return _fail("demo", f"--subjects must be >= 1, got {n_subjects}.")
-    problem = _check_device(args.device)
-    if problem:
-        return _fail("demo", problem)
-    model = dict(DEMO_SETTINGS, **(QUICK_SETTINGS if args.quick else {}))
-    settings = dict(model, device=args.device, random_state=args.seed,
-                    verbose=_estimator_verbose())
-    dataset = SyntheticEmotion(n_subjects=n_subjects, level=args.level,
-                               modalities=("eeg", "eye"), random_state=args.seed, **DEMO_DATA)
-    pipelines, pretrain = make_pipelines(settings)
-    print(f"mne-m2s demo: SyntheticEmotion ({args.level} level), {n_subjects} subject(s), "
-          f"{len(dataset.event_id)} classes, SEED protocol (trials 1-9 train, the rest test)",
-          flush=True)
-    print(f"Model and schedule: {_settings_text(model)}", flush=True)
-    evaluation = CrossModalEvaluation(
-        EmotionParadigm(n_windows=5, step=DEMO_STEP), [dataset], modalities=("eeg", "eye"),
-        random_state=args.seed, verbose=1,
-    )
-    results = evaluation.process(pipelines, pretrain=pretrain)
-    elapsed = time.perf_counter() - t0
-    chance = 1.0 / len(dataset.event_id)
-    csv, png = _write_outputs(results, args.out, chance,
-                              f"SyntheticEmotion, {n_subjects} subject(s)")
-    print()
-    print("Balanced accuracy and Cohen's kappa, mean ± sd over subjects "
-          f"(chance {chance:.3f}, kappa 0):")
-    print(format_summary(summarize(results)))
-    print()
-    print("M2S vs contrastive-only pre-training (clip), paired over subjects:")
-    for line in compare_methods(results):
-        print(line)
-    print()
-    print(f"Wrote {csv} and {png} ({elapsed:.0f} s).")
-    return 0
-
-
-# ----------------------------------------------------------------- datasets
-def _datasets(args):
-    from .datasets._status import dataset_status
-
-    status = dataset_status()
-    print(f"{'dataset':<17} {'level':<9} {'found':<6} path / what is missing")
-    for row in status.itertuples(index=False):
-        found = "yes" if row.found else "no"
-        where = row.path if row.found and row.path else row.message
-        print(f"{row.code:<17} {row.level:<9} {found:<6} {where}")
-    return 0
-
-
-# ----------------------------------------------------------------- evaluate
-def _evaluate(args):
-    from .datasets import get_dataset
-    from .datasets.base import BaseEmotionDataset, DatasetLayoutError
-    from .evaluation import CrossModalEvaluation, summarize
-    from .paradigms import EmotionParadigm
-
-    try:
-        probe = get_dataset(args.dataset)
-        if type(probe).check_files is not BaseEmotionDataset.check_files:
-            raise ValueError(
-                f"{probe.code} is generated on the fly, not read from files; run "
-                "`mne-m2s demo` to evaluate on it."
-            )
-        kwargs = {"path": args.path}
-        if len(probe.levels) > 1:  # the feature level where there is one
-            kwargs["level"] = "features" if "features" in probe.levels else probe.level
-        dataset = get_dataset(args.dataset, **kwargs)
-        dataset._check_layout()  # the full message: what is missing where, how to fix it
-        subjects = args.subjects or list(dataset.subject_list)
-        unknown = [s for s in subjects if s not in dataset.subject_list]
-        if unknown:
-            raise ValueError(f"{dataset.code} has no subject(s) {unknown}; subjects are "
-                             f"{dataset.subject_list}.")
-        if args.n_windows < 1:
-            raise ValueError(f"--n-windows must be >= 1, got {args.n_windows}.")
-        problem = _check_device(args.device)
-        if problem:
-            raise ValueError(problem)
-    except (DatasetLayoutError, OSError, ValueError, TypeError) as err:
-        return _fail("evaluate", str(err))
-    dataset.subject_list = list(subjects)
-    if args.quick:
-        settings = dict(DEMO_SETTINGS, **QUICK_SETTINGS)
-    else:
-        # the paper's model and schedule (SPEC.md §3-4): M2SClassifier's defaults
-        settings = {"pretrain_batch_size": 256 if dataset.code == "SEED-IV" else 512}
-    settings.update(device=args.device, random_state=args.seed, verbose=_estimator_verbose())
-    pipelines, pretrain = make_pipelines(settings, tuple(args.methods))
-    print(f"mne-m2s evaluate: {dataset.code} ({dataset.level} level) from {dataset.data_path()}, "
-          f"subjects {subjects}, methods {list(pipelines)}", flush=True)
-    evaluation = CrossModalEvaluation(EmotionParadigm(n_windows=args.n_windows), [dataset],
-                                      modalities=None, random_state=args.seed, verbose=1)
-    t0 = time.perf_counter()
-    try:
-        results = evaluation.process(pipelines, pretrain=pretrain)
-    except (DatasetLayoutError, OSError, ValueError) as err:
-        return _fail("evaluate", str(err))
-    chance = 1.0 / len(dataset.event_id)
-    csv, png = _write_outputs(results, args.out, chance, f"{dataset.code}, {len(subjects)} "
-                              "subject(s)")
-    print()
-    print("Mean ± sd over subjects:")
-    print(format_summary(summarize(results, scores=("balanced_accuracy", "kappa", "f1"))))
-    print(f"\nWrote {csv} and {png} ({time.perf_counter() - t0:.0f} s).")
-    return 0
 
 
 def _check_device(device):
@@ -312,23 +64,11 @@ def _fail(command, message):
     return 2
 
 
-# ------------------------------------------------------------------- parser
-def build_parser():
-    """The argument parser of ``mne-m2s``.
+_ERRORS = (OSError, ValueError, TypeError, ImportError)
 
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-    """
-    parser = argparse.ArgumentParser(
-        prog="mne-m2s",
-        description="Multi-to-Single (M2S) emotion recognition: cross-modal evaluation.",
-    )
-    from ._version import __version__
 
-    parser.add_argument("--version", action="version", version=f"mne-m2s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+# --------------------------------------------------------------------- demo
+def _add_demo_parser(sub):
     demo = sub.add_parser(
         "demo",
         help="the main job on the embedded synthetic dataset",
@@ -352,9 +92,10 @@ def build_parser():
             f"{_settings_text(DEMO_SETTINGS)}. About 3 minutes on a 2-core CPU.",
             f"--quick: {QUICK_SUBJECTS} subjects, {_settings_text(QUICK_SETTINGS)}; under a "
             "minute.",
-            "Writes DIR/results.csv (one row per method, task and subject) and "
-            "DIR/results.png (bars: mean over subjects, error bars: sd), and prints "
-            "mean ± sd over subjects.",
+            "Writes DIR/results.csv (one row per method, task and subject), DIR/results.png "
+            "(bars: mean over subjects, error bars: sd), DIR/paired.png (per-subject scores) "
+            "and DIR/report.md, and prints mean ± sd over subjects. Finished units are kept in "
+            "DIR/units: a rerun with the same settings reuses them.",
         ),
     )
     demo.add_argument("--out", default="mne-m2s-demo", metavar="DIR",
@@ -370,43 +111,308 @@ def build_parser():
                       help="torch device: cpu (default), auto, cuda, cuda:N, mps")
     demo.add_argument("--seed", type=int, default=0,
                       help="seed of the data and of every model (default 0)")
+    demo.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                      help="units (subject x method) run in parallel (default 1)")
     demo.set_defaults(func=_demo)
 
+
+def _demo(args):
+    from .evaluation.experiments import demo_text, run_demo
+
+    t0 = time.perf_counter()
+    n_subjects = args.subjects
+    if n_subjects is None:
+        n_subjects = QUICK_SUBJECTS if args.quick else DEMO_SUBJECTS
+    if n_subjects < 1:
+        return _fail("demo", f"--subjects must be >= 1, got {n_subjects}.")
+    problem = _check_device(args.device)
+    if problem:
+        return _fail("demo", problem)
+    model = dict(DEMO_SETTINGS, **(QUICK_SETTINGS if args.quick else {}))
+    print(f"mne-m2s demo: SyntheticEmotion ({args.level} level), {n_subjects} subject(s), "
+          "3 classes, SEED protocol (trials 1-9 train, the rest test)", flush=True)
+    print(f"Model and schedule: {_settings_text(model)}", flush=True)
+    try:
+        result = run_demo(args.out, quick=args.quick, n_subjects=n_subjects, level=args.level,
+                          device=args.device, random_state=args.seed, n_jobs=args.n_jobs,
+                          verbose=1)
+    except _ERRORS as err:
+        return _fail("demo", str(err))
+    for line in demo_text(result):
+        print(line)
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+# ----------------------------------------------------------------- datasets
+def _add_datasets_parser(sub):
     datasets = sub.add_parser("datasets", help="registered datasets and whether files are found",
                               description="List the registered datasets, their levels, the "
                               "folder each is looked for in and whether its files are found.")
     datasets.set_defaults(func=_datasets)
 
+
+def _datasets(args):
+    from .datasets._status import dataset_status
+
+    status = dataset_status()
+    print(f"{'dataset':<17} {'level':<9} {'found':<6} path / what is missing")
+    for row in status.itertuples(index=False):
+        found = "yes" if row.found else "no"
+        where = row.path if row.found and row.path else row.message
+        print(f"{row.code:<17} {row.level:<9} {found:<6} {where}")
+    return 0
+
+
+# ------------------------------------------------------- shared: dataset etc.
+def _add_data_arguments(parser, path_required=True):
+    parser.add_argument("--dataset", required=True, metavar="CODE",
+                        help="dataset code, e.g. SEED, SEED-IV, SEED-V, DEAP, DREAMER")
+    parser.add_argument("--path", required=path_required, default=None, metavar="DIR",
+                        help="root folder of the dataset's files")
+    parser.add_argument("--subjects", type=int, nargs="+", default=None, metavar="S",
+                        help="subjects to evaluate (default: all)")
+    parser.add_argument("--device", default="auto",
+                        help="torch device: auto (default), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--quick", action="store_true",
+                        help="the demo's small model and short schedule")
+    parser.add_argument("--protocol", default="within", metavar="NAME",
+                        help="within (default, the paper's), cross-session, loso (leave one "
+                             "subject out) or reference (the reference implementation's "
+                             "selection on TEST data, for comparison only)")
+    parser.add_argument("--n-windows", type=int, default=5, metavar="T",
+                        help="consecutive windows per sample (default 5, the paper's T)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every model (default 0)")
+    parser.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                        help="units (subject x session x split x method) in parallel "
+                             "(joblib processes; default 1)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the units on a Dask cluster (scheduler address, e.g. "
+                             "tcp://host:8786); needs dask.distributed")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="accept an output folder holding results of other settings (its "
+                             "summary files are replaced; finished units are kept)")
+
+
+def _load_dataset(args, allow_generated=False):
+    """The dataset named by ``--dataset`` / ``--path`` / ``--subjects``, checked."""
+    from .datasets import get_dataset
+    from .datasets.base import BaseEmotionDataset
+
+    probe = get_dataset(args.dataset)
+    generated = type(probe).check_files is not BaseEmotionDataset.check_files
+    if generated and not allow_generated:
+        raise ValueError(f"{probe.code} is generated on the fly, not read from files; run "
+                         "`mne-m2s demo` to evaluate on it.")
+    if generated:
+        from .evaluation.experiments import DEMO_DATA
+
+        dataset = get_dataset(args.dataset, level="features", modalities=("eeg", "eye"),
+                              n_subjects=max(args.subjects or [QUICK_SUBJECTS]),
+                              random_state=args.seed, **DEMO_DATA)
+    else:
+        if args.path is None:
+            raise ValueError(f"--path is required for {probe.code} (the folder of its files).")
+        kwargs = {"path": args.path}
+        if len(probe.levels) > 1:  # the feature level where there is one
+            kwargs["level"] = "features" if "features" in probe.levels else probe.level
+        dataset = get_dataset(args.dataset, **kwargs)
+        dataset._check_layout()  # the full message: what is missing where, how to fix it
+    subjects = args.subjects or list(dataset.subject_list)
+    unknown = [s for s in subjects if s not in dataset.subject_list]
+    if unknown:
+        raise ValueError(f"{dataset.code} has no subject(s) {unknown}; subjects are "
+                         f"{dataset.subject_list}.")
+    if args.n_windows < 1:
+        raise ValueError(f"--n-windows must be >= 1, got {args.n_windows}.")
+    if args.n_jobs == 0:
+        raise ValueError("--n-jobs must be a non-zero int (-1 for all cores), got 0.")
+    from .evaluation.cross_modal import check_protocol_name
+
+    check_protocol_name(args.protocol)
+    problem = _check_device(args.device)
+    if problem:
+        raise ValueError(problem)
+    dataset.subject_list = list(subjects)
+    return dataset
+
+
+def _model_settings(args, dataset):
+    if args.quick:
+        settings = dict(DEMO_SETTINGS, **QUICK_SETTINGS)
+    else:
+        # the paper's model and schedule (SPEC.md §3-4): M2SClassifier's defaults
+        settings = {"pretrain_batch_size": 256 if dataset.code == "SEED-IV" else 512}
+    settings.update(device=args.device, random_state=args.seed, verbose=_estimator_verbose())
+    return settings
+
+
+# ----------------------------------------------------------------- evaluate
+def _add_evaluate_parser(sub):
+    from .evaluation.methods import describe_methods
+
     evaluate = sub.add_parser(
         "evaluate",
-        help="cross-modal evaluation of M2S on a dataset read from files",
-        description=(
-            "Run the cross-modal evaluation (pre-training on the training trials, fine-tuning "
-            "on one modality, testing on every modality; the dataset's published protocol) on "
-            "a licensed dataset, at its feature level where it has one (SEED family), else "
-            "from its signals (DEAP, DREAMER). Without --quick the model is the paper's "
-            "(M2SClassifier defaults: 200 pre-training and fine-tuning epochs), which needs a "
-            "GPU (--device cuda)."
-        ),
+        help="evaluate methods on a dataset read from files (resumable)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_paragraphs(
+            "Run registered methods under a protocol on a licensed dataset, at its feature "
+            "level where it has one (SEED family), else from its signals (DEAP, DREAMER). "
+            "Without --quick the model is the paper's (M2SClassifier defaults: 200 "
+            "pre-training and fine-tuning epochs), which needs a GPU (--device cuda).",
+            "Every finished unit (subject, session, split, method) is written to DIR/units at "
+            "once; the same command run again skips finished units. Writes DIR/results.csv, "
+            "DIR/report.md (tables in the paper's layout and statistics) and PNG figures.",
+        ) + "\n\nMethods:\n" + "\n".join(textwrap.fill(line, 79, initial_indent="  ",
+                                                       subsequent_indent="    ")
+                                         for line in describe_methods()),
     )
-    evaluate.add_argument("--dataset", required=True, metavar="CODE",
-                          help="dataset code, e.g. SEED, SEED-IV, SEED-V, DEAP, DREAMER")
-    evaluate.add_argument("--path", required=True, metavar="DIR",
-                          help="root folder of the dataset's files")
-    evaluate.add_argument("--subjects", type=int, nargs="+", default=None, metavar="S",
-                          help="subjects to evaluate (default: all)")
-    evaluate.add_argument("--device", default="auto",
-                          help="torch device: auto (default), cpu, cuda, cuda:N, mps")
+    _add_data_arguments(evaluate)
     evaluate.add_argument("--out", default="mne-m2s-results", metavar="DIR",
                           help="output folder (default: ./mne-m2s-results)")
-    evaluate.add_argument("--quick", action="store_true",
-                          help="the demo's small model and short schedule")
-    evaluate.add_argument("--methods", nargs="+", default=["M2S"], choices=METHODS,
-                          help="methods to evaluate (default: M2S)")
-    evaluate.add_argument("--n-windows", type=int, default=5, metavar="T",
-                          help="consecutive windows per sample (default 5, the paper's T)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of every model (default 0)")
+    evaluate.add_argument("--methods", nargs="+", default=["M2S"], metavar="METHOD",
+                          help="registered methods to evaluate (default: M2S), e.g. M2S clip "
+                               "supervised fusion svm")
     evaluate.set_defaults(func=_evaluate)
+
+
+def _evaluate(args):
+    from .datasets.base import DatasetLayoutError
+    from .evaluation.cross_modal import summarize
+    from .evaluation.experiments import run_evaluation
+    from .evaluation.methods import get_method
+    from .evaluation.report import format_statistics, format_summary, paper_scores
+    from .paradigms import EmotionParadigm
+
+    try:
+        dataset = _load_dataset(args)
+        for m in args.methods:
+            get_method(m).check_level(dataset.level, f"{dataset.code} (as read here)")
+    except (DatasetLayoutError, *_ERRORS) as err:
+        return _fail("evaluate", str(err))
+    settings = _model_settings(args, dataset)
+    print(f"mne-m2s evaluate: {dataset.code} ({dataset.level} level) from {dataset.data_path()}, "
+          f"subjects {dataset.subject_list}, methods {args.methods}, protocol {args.protocol}",
+          flush=True)
+    if args.protocol == "reference":
+        print("WARNING: the reference protocol selects on TEST data (best test accuracy over "
+              "epochs and the lr x weight-decay grid); its scores are for comparison only.",
+              flush=True)
+    t0 = time.perf_counter()
+    try:
+        result = run_evaluation(
+            dataset, args.methods, settings=settings, paradigm=EmotionParadigm(args.n_windows),
+            protocol=args.protocol, out=args.out, overwrite=args.overwrite, n_jobs=args.n_jobs,
+            scheduler=args.scheduler, random_state=args.seed, verbose=1,
+        )
+    except (DatasetLayoutError, *_ERRORS) as err:
+        return _fail("evaluate", str(err))
+    print()
+    note = " (selected on TEST data)" if args.protocol == "reference" else ""
+    print(f"Mean ± sd over subjects{note}:")
+    print(format_summary(summarize(result.results, scores=paper_scores(dataset.code))))
+    if result.statistics is not None and not result.statistics.empty:
+        print("\nM2S against each baseline, over subjects (balanced accuracy):")
+        for line in format_statistics(result.statistics):
+            print(line)
+    written = ", ".join(str(p) for k, p in result.paths.items() if k != "timings")
+    print(f"\nWrote {written} ({time.perf_counter() - t0:.0f} s).")
+    return 0
+
+
+# ------------------------------------------------------------------- ablate
+def _add_ablate_parser(sub):
+    ablate = sub.add_parser(
+        "ablate",
+        help="one of the paper's ablations (loss, attention, cpc, heatmap)",
+        description=_paragraphs(
+            "Run an ablation of M2S: --kind loss (each loss term removed), attention (STS, "
+            "ordinary multi-head attention, none; task eeg->eeg), cpc (clip with and without "
+            "M2M CPC) or heatmap (window length T x prediction steps N, the paper's Figure 5). "
+            "Writes DIR/results.csv, DIR/report.md and DIR/ablation_<kind>.png; resumable like "
+            "evaluate. --dataset SyntheticEmotion needs no --path.",
+        ),
+    )
+    ablate.add_argument("--kind", required=True, metavar="KIND",
+                        help="loss, attention, cpc or heatmap")
+    _add_data_arguments(ablate, path_required=False)
+    ablate.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder (default: ./mne-m2s-ablation-<kind>)")
+    ablate.add_argument("--heatmap-windows", type=int, nargs="+", default=None, metavar="T",
+                        help="heat map: window lengths T (default 3 5 7 9)")
+    ablate.add_argument("--heatmap-steps", type=int, nargs="+", default=None, metavar="N",
+                        help="heat map: prediction steps N (default 1 2 3 4)")
+    ablate.set_defaults(func=_ablate)
+
+
+def _ablate(args):
+    from .datasets.base import DatasetLayoutError
+    from .evaluation.ablation import check_ablation_kind, run_ablation, summarize_ablation
+    from .paradigms import EmotionParadigm
+
+    try:
+        check_ablation_kind(args.kind)
+        dataset = _load_dataset(args, allow_generated=True)
+        if args.kind != "heatmap" and (args.heatmap_windows or args.heatmap_steps):
+            raise ValueError("--heatmap-windows / --heatmap-steps are for --kind heatmap.")
+        if args.protocol == "reference":
+            raise ValueError("ablations run under honest protocols only: --protocol within, "
+                             "cross-session or loso.")
+    except (DatasetLayoutError, *_ERRORS) as err:
+        return _fail("ablate", str(err))
+    values = None
+    if args.kind == "heatmap":
+        values = {k: v for k, v in (("n_windows", args.heatmap_windows),
+                                    ("cpc_steps", args.heatmap_steps)) if v}
+    out = args.out or f"mne-m2s-ablation-{args.kind}"
+    settings = _model_settings(args, dataset)
+    print(f"mne-m2s ablate --kind {args.kind}: {dataset.code} ({dataset.level} level), "
+          f"subjects {dataset.subject_list}, protocol {args.protocol}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        table, _ = run_ablation(
+            args.kind, dataset, settings=settings, values=values,
+            paradigm=EmotionParadigm(args.n_windows), protocol=args.protocol, out=out,
+            overwrite=args.overwrite, n_jobs=args.n_jobs, scheduler=args.scheduler,
+            random_state=args.seed, verbose=1,
+        )
+    except (DatasetLayoutError, *_ERRORS) as err:
+        return _fail("ablate", str(err))
+    summary = summarize_ablation(table)
+    print("\nBalanced accuracy, mean ± sd over subjects:")
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\nWrote {out}/results.csv, {out}/report.md and {out}/ablation_{args.kind}.png "
+          f"({time.perf_counter() - t0:.0f} s).")
+    return 0
+
+
+# ------------------------------------------------------------------- parser
+#: Subcommands: name -> function adding its parser (each sets ``func``).
+COMMANDS = {
+    "demo": _add_demo_parser,
+    "datasets": _add_datasets_parser,
+    "evaluate": _add_evaluate_parser,
+    "ablate": _add_ablate_parser,
+}
+
+
+def build_parser():
+    """The argument parser of ``mne-m2s``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    from ._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mne-m2s",
+        description="Multi-to-Single (M2S) emotion recognition: cross-modal evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"mne-m2s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS.values():
+        add(sub)
     return parser
 
 

@@ -74,7 +74,8 @@ def ablation_variants(kind):
         return [("STS", {"attention": "sts"}), ("MHA", {"attention": "mha"}),
                 ("none", {"attention": "none"})]
     if kind == "cpc":
-        return [("clip", dict(CLIP_WEIGHTS)), ("clip + M2M CPC", dict(CLIP_WEIGHTS, cpc_weight=1.0))]
+        return [("clip", dict(CLIP_WEIGHTS)),
+                ("clip + M2M CPC", dict(CLIP_WEIGHTS, cpc_weight=1.0))]
     raise ValueError("The heat map has no fixed variants; see heatmap_cells.")
 
 
@@ -203,9 +204,10 @@ def run_ablation(kind, datasets, *, settings=None, values=None, paradigm=None, p
         res.insert(0, "variant", res["method"])
         res.insert(0, "ablation", kind)
         if kind == "heatmap":
-            cell = {name: c for name, _, c in variants}
-            res.insert(2, "n_windows", res["variant"].map(lambda v: cell[v][0]))
-            res.insert(3, "cpc_steps", res["variant"].map(lambda v: cell[v][1]))
+            cell_t = {name: c[0] for name, _, c in variants}
+            cell_n = {name: c[1] for name, _, c in variants}
+            res.insert(2, "n_windows", res["variant"].map(cell_t))
+            res.insert(3, "cpc_steps", res["variant"].map(cell_n))
         parts.append(res)
     table = pd.concat(parts, ignore_index=True)
     fig = plot_heatmap(table) if kind == "heatmap" else plot_ablation(table)

@@ -232,6 +232,35 @@ def run_demo(out="mne-m2s-demo", *, quick=False, n_subjects=None, level="feature
     return result
 
 
+def demo_text(result):
+    """What ``mne-m2s demo`` prints after the run: scores, the M2S / clip comparison, files.
+
+    Parameters
+    ----------
+    result : ExperimentResult
+        Output of :func:`run_demo`.
+
+    Returns
+    -------
+    lines : list of str
+    """
+    from .cross_modal import summarize
+    from .report import format_summary, paired_lines
+
+    chance = result.settings.get("chance")
+    lines = ["", "Balanced accuracy and Cohen's kappa, mean ± sd over subjects "
+             f"(chance {chance:.3f}, kappa 0):", format_summary(summarize(result.results))]
+    methods = set(result.results["method"])
+    if {"M2S", "clip"} <= methods:
+        lines += ["", "M2S vs contrastive-only pre-training (clip), paired over subjects:"]
+        lines += paired_lines(result.results, "M2S", "clip")
+    if result.paths:
+        written = ", ".join(str(p) for k, p in result.paths.items()
+                            if k in ("results", "results.png", "paired.png", "report"))
+        lines += ["", f"Wrote {written}."]
+    return lines
+
+
 def _isatty():
     import sys
 
@@ -247,6 +276,7 @@ __all__ = [
     "QUICK_SETTINGS",
     "QUICK_SUBJECTS",
     "ExperimentResult",
+    "demo_text",
     "run_demo",
     "run_evaluation",
 ]

@@ -308,7 +308,104 @@ def write_report(results, out, *, title="mne-m2s results", method="M2S", descrip
     return paths
 
 
+def format_summary(summary):
+    """Text table ``mean ± sd`` of a :func:`~mne_m2s.evaluation.summarize` frame.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`~mne_m2s.evaluation.summarize`.
+
+    Returns
+    -------
+    table : str
+        One line per method and task; the sd is left out where it is
+        undefined (one subject).
+    """
+    import pandas as pd
+
+    scores = [c[: -len("_mean")] for c in summary.columns if c.endswith("_mean")]
+    index = summary.index.droplevel("dataset") if summary.index.get_level_values(
+        "dataset").nunique() == 1 else summary.index
+    table = pd.DataFrame(index=index)
+    for score in scores:
+        mean = summary[f"{score}_mean"].to_numpy()
+        std = summary[f"{score}_std"].to_numpy()  # NaN for a single subject
+        table[score] = [f"{m:.3f} ± {s:.3f}" if s == s else f"{m:.3f}"
+                        for m, s in zip(mean, std, strict=True)]
+    table["subjects"] = summary["n_subjects"].to_numpy()
+    return table.to_string()
+
+
+def paired_lines(results, a="M2S", b="clip", cross_modal_only=True):
+    """Paired comparison of two methods, one text line per task and one overall.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Rows of :class:`~mne_m2s.evaluation.CrossModalEvaluation` (one dataset).
+    a, b : str
+        Methods to compare.
+    cross_modal_only : bool
+        Only the cross-modal tasks (fine-tune and test modalities differ).
+
+    Returns
+    -------
+    lines : list of str
+        Mean difference of balanced accuracy over subjects and in how many
+        subjects ``a`` is higher / lower, per task and overall.
+    """
+    import pandas as pd
+
+    from .stats import subject_scores
+
+    r = results
+    if cross_modal_only:
+        r = r[r["train_modality"] != r["test_modality"]]
+    scores = subject_scores(r)
+    lines, diffs = [], []
+    for task in dict.fromkeys(r["task"]):
+        keys = [k for k in scores if k[2] == task and k[1] in (a, b)]
+        sa = [scores[k] for k in keys if k[1] == a]
+        sb = [scores[k] for k in keys if k[1] == b]
+        if not sa or not sb:
+            continue
+        d = (sa[0] - sb[0]).dropna()
+        diffs.append(d)
+        lines.append(f"  {task}: {a} - {b} = {d.mean():+.3f} balanced accuracy "
+                     f"({a} higher in {(d > 0).sum()}, lower in {(d < 0).sum()} of {len(d)} "
+                     "subjects)")
+    if diffs:
+        d = pd.concat(diffs)
+        lines.append(f"  {'cross-modal' if cross_modal_only else 'overall'} mean: {a} - {b} = "
+                     f"{d.mean():+.3f} ({a} higher in {(d > 0).sum()}, lower in "
+                     f"{(d < 0).sum()} of {len(d)} subject-tasks)")
+    return lines
+
+
+def format_statistics(stats):
+    """Text lines of :func:`~mne_m2s.evaluation.stats.compare_methods` (one per row)."""
+    lines = []
+    for row in stats.itertuples(index=False):
+        base = row.baseline if row.baseline_task == row.task else (
+            f"{row.baseline} ({row.baseline_task})")
+        lines.append(
+            f"  {row.dataset} {row.task}: {row.method} - {base} = {row.mean_difference:+.3f} "
+            f"(wins/losses/ties {row.wins}/{row.losses}/{row.ties} of {row.n_subjects}); "
+            f"paired t p={_p(row.paired_t_p)}, Wilcoxon p={_p(row.wilcoxon_p)}, "
+            f"independent-samples t p={_p(row.independent_t_p)}"
+        )
+    return lines
+
+
+def _p(p):
+    return "n/a" if p != p else f"{p:.3g}"
+
+
 __all__ = [
+    "format_statistics",
+    "format_summary",
+    "paired_lines",
     "markdown_table",
     "paper_scores",
     "paper_table",
