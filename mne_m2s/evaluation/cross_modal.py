@@ -987,12 +987,18 @@ def plot_results(results, score="balanced_accuracy", chance=None, title=None):
         A figure not attached to pyplot (save it with ``fig.savefig``); no
         display backend is needed.
     """
+    import matplotlib
     from matplotlib.figure import Figure
 
     summary = summarize(results, scores=(score,)).droplevel("dataset")
     methods = list(dict.fromkeys(summary.index.get_level_values("method")))
     tasks = list(dict.fromkeys(results["task"]))
-    fig = Figure(figsize=(1.6 + 1.5 * len(tasks), 4.0), layout="constrained")
+    many = len(methods) > 6  # e.g. with the paper's comparison systems: legend on the side
+    per_task = max(1.5, 0.22 * len(methods))
+    fig = Figure(figsize=(1.6 + per_task * len(tasks) + (2.2 if many else 0.0), 4.0),
+                 layout="constrained")
+    colors = ([matplotlib.colormaps["tab20"](k % 20) for k in range(len(methods))]
+              if len(methods) > 10 else [None] * len(methods))
     ax = fig.add_subplot()
     width = 0.8 / max(len(methods), 1)
     x = np.arange(len(tasks))
@@ -1001,7 +1007,7 @@ def plot_results(results, score="balanced_accuracy", chance=None, title=None):
         std = [summary[f"{score}_std"].get((method, t), np.nan) for t in tasks]
         std = np.nan_to_num(np.asarray(std, dtype=float))
         ax.bar(x + (k - (len(methods) - 1) / 2) * width, mean, width, yerr=std, capsize=3,
-               label=method)
+               label=method, color=colors[k])
     if chance is not None:
         ax.axhline(chance, color="0.4", linestyle="--", linewidth=1, label="chance")
     ax.set_xticks(x, tasks)
@@ -1009,7 +1015,10 @@ def plot_results(results, score="balanced_accuracy", chance=None, title=None):
     ax.set_ylabel(score.replace("_", " "))
     ax.set_ylim(0, 1.15)
     ax.set_yticks(np.linspace(0, 1, 6))
-    ax.legend(loc="upper right", fontsize="small", ncols=len(methods) + (chance is not None))
+    if many:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    else:
+        ax.legend(loc="upper right", fontsize="small", ncols=len(methods) + (chance is not None))
     if title:
         ax.set_title(title)
     return fig

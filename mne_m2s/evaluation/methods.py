@@ -372,6 +372,7 @@ register_method(
                 "standardised with statistics of the training trials",
 )
 
+
 def _braindecode(model):
     """Factory of the braindecode baseline ``model`` (raw EEG, labels, no pre-training)."""
 
@@ -395,6 +396,52 @@ def _register_braindecode():
 
 
 _register_braindecode()
+
+
+def _baseline(class_name):
+    """Factory of a comparison system of :mod:`mne_m2s.baselines` (takes the settings it has)."""
+
+    def factory(settings, **params):
+        from .. import baselines
+
+        cls = getattr(baselines, class_name)
+        allowed = inspect.signature(cls).parameters
+        return cls(**{**{k: v for k, v in settings.items() if k in allowed}, **params})
+
+    factory.__name__ = f"_{class_name}"
+    return factory
+
+
+# The paper's comparison systems (SPEC.md §5; fidelity notes in their docstrings).
+for _name, _cls, _kind, _description in (
+    ("BDAE-regressor", "BDAERegressor", "cross-modal",
+     "BDAE multimodal features (EEG + eye) regressed from each single modality, M2S encoders "
+     "and head (Liu et al. 2016; Yan et al. 2021, stage II without adversary)"),
+    ("BDAE-cGAN", "BDAECGAN", "cross-modal",
+     "conditional GAN mapping each single modality onto BDAE multimodal features, M2S encoders "
+     "and head (Yan, Zhao, Lu, ACM MM 2021)"),
+    ("ECO-FET", "ECOFET", "cross-modal",
+     "EEG-eye contrastive pre-training with a functional-connectivity EEG transformer, "
+     "prototype classification from the labelled modality (Jiang et al., ICASSP 2024)"),
+    ("Unicode", "UniCode", "cross-modal",
+     "unified discrete codebook shared by the modalities (DCID + MM-EMA), M2S head on the "
+     "quantised features (Xia et al., NeurIPS 2023)"),
+    ("BDAE", "BDAEClassifier", "multimodal",
+     "bimodal deep autoencoder shared features of EEG + eye, linear SVM (Liu, Zheng, Lu, "
+     "ICONIP 2016)"),
+    ("ETF", "ETFClassifier", "multimodal",
+     "emotion transformer fusion: per-modality temporal transformers, fusion transformer "
+     "(Wang, Jiang, Lu, BIBM 2021)"),
+    ("VigilanceNet", "VigilanceNetClassifier", "multimodal",
+     "outer-product eye embedding, intra-modality transformers, cross-modal transformer "
+     "(Cheng et al., SMC 2022)"),
+    ("MAET", "MAETClassifier", "multimodal",
+     "multimodal adaptive emotion transformer, matched to the public reference (Jiang et al., "
+     "ACM MM 2023)"),
+):
+    register_method(_name, _baseline(_cls), kind=_kind, levels=("features",),
+                    description=_description)
+del _name, _cls, _kind, _description
 
 
 __all__ = [
