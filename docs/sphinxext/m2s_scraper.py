@@ -1,0 +1,62 @@
+"""Sphinx-gallery image scraper for matplotlib figures that pyplot does not manage.
+
+The plotting functions of :mod:`mne_m2s.viz` return standalone
+:class:`matplotlib.figure.Figure` objects (no pyplot state), which the default
+matplotlib scraper (``plt.get_fignums()``) cannot see. After each code block
+this scraper saves every Figure bound to a global name of the example (directly
+or inside a list, tuple or dict) that it has not saved before.
+"""
+
+
+from matplotlib.figure import Figure
+from sphinx_gallery.scrapers import figure_rst
+
+_SEEN = {}
+
+
+def _figures_in(value, depth=0):
+    if isinstance(value, Figure):
+        yield value
+    elif depth == 0 and isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _figures_in(item, depth + 1)
+    elif depth == 0 and isinstance(value, dict):
+        for item in value.values():
+            yield from _figures_in(item, depth + 1)
+
+
+class FigureScraper:
+    """Save the new unmanaged Figures of an example's globals after each block."""
+
+    def __repr__(self):
+        return "FigureScraper"
+
+    def __call__(self, block, block_vars, gallery_conf):
+        seen = _SEEN.setdefault(str(block_vars["src_file"]), [])
+        seen_ids = {id(f) for f in seen}
+        new = []
+        for name, value in list(block_vars["example_globals"].items()):
+            if name.startswith("__"):
+                continue
+            for fig in _figures_in(value):
+                managed = getattr(fig.canvas, "manager", None) is not None
+                if id(fig) not in seen_ids and not managed:
+                    seen.append(fig)
+                    seen_ids.add(id(fig))
+                    new.append(fig)
+        paths = []
+        iterator = iter(block_vars["image_path_iterator"])
+        for fig in new:
+            path = next(iterator)
+            fig.savefig(path, dpi=110)
+            paths.append(path)
+        return figure_rst(paths, gallery_conf["src_dir"])
+
+
+def reset_seen(gallery_conf, fname):
+    """Forget the figures of previous examples (a sphinx-gallery ``reset_modules`` hook)."""
+    _SEEN.clear()
+
+
+figure_scraper = FigureScraper()
+__all__ = ["FigureScraper", "figure_scraper", "reset_seen"]
