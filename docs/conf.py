@@ -18,6 +18,7 @@ Environment variables:
 """
 
 import os
+import re
 import sys
 import warnings
 from datetime import date
@@ -168,5 +169,18 @@ def _drop_missing_cluster(app, docname, source):
     source[0] = text
 
 
+_ROUTING = re.compile(r"^(set_\w+_request|get_metadata_routing)$")
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    # scikit-learn generates set_<method>_request methods on every estimator
+    # subclass (metadata routing); their docstrings link into scikit-learn's own
+    # glossary. They are documented by scikit-learn, not here.
+    if _ROUTING.match(name):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("source-read", _drop_missing_cluster)
+    app.connect("autodoc-skip-member", _skip_member)

@@ -1,7 +1,7 @@
 """
-==========================================================
+===========================================================
 SEED-IV: the paper's cross-modal evaluation (licensed data)
-==========================================================
+===========================================================
 
 Runs the M2S paper's protocol on SEED-IV [Zheng2019]_ with the reference
 settings: the published DE (``de_LDS``, 62 electrodes x 5 bands per 4-s window)

@@ -30,7 +30,7 @@ from mne_m2s.viz import plot_shared_space
 dataset = SyntheticEmotion(
     n_subjects=1, modalities=("eeg", "eye"), level="features", random_state=1
 )
-X, y, meta = EmotionParadigm(n_windows=5, step=2).get_data(dataset, subjects=[1])
+X, y, meta = EmotionParadigm(n_windows=5, step=4).get_data(dataset, subjects=[1])
 train = (meta["run"].astype(int) <= 9).to_numpy()
 X_train = {m: a[train] for m, a in X.items()}
 X_test = {m: a[~train] for m, a in X.items()}
@@ -52,7 +52,7 @@ small = dict(
 untrained = M2SClassifier(pretrain_max_epochs=1, pretrain_lr=1e-12, **small)
 untrained.pretrain(X_train).fit({"eye": X_train["eye"]}, y[train])
 
-pretrained = M2SClassifier(pretrain_max_epochs=40, pretrain_lr=1e-3, **small)
+pretrained = M2SClassifier(pretrain_max_epochs=40, pretrain_lr=2e-3, **small)
 pretrained.pretrain(X_train).fit({"eye": X_train["eye"]}, y[train])
 
 # %%

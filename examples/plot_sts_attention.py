@@ -31,13 +31,13 @@ dataset = SyntheticEmotion(
     n_subjects=1, modalities=("eeg", "eye"), level="features", difficulty="easy",
     random_state=0,
 )
-X, y, meta = EmotionParadigm(n_windows=5, step=2).get_data(dataset, subjects=[1])
+X, y, meta = EmotionParadigm(n_windows=5, step=4).get_data(dataset, subjects=[1])
 train = (meta["run"].astype(int) <= 9).to_numpy()
 print(X["eeg"].shape)
 
 clf = M2SClassifier(
     embedding_dim=32, n_layers=2, n_heads=2, head_dim=8, ffn_dim=64, proj_dim=16,
-    pretrain_max_epochs=30, pretrain_batch_size=64, pretrain_lr=1e-3,
+    pretrain_max_epochs=40, pretrain_batch_size=64, pretrain_lr=3e-3,
     max_epochs=40, batch_size=64, device="cpu", random_state=0,
 )
 clf.pretrain({m: a[train] for m, a in X.items()})
