@@ -127,8 +127,10 @@ sphinx_gallery_conf = {
     "plot_gallery": "True",
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
-    "image_scrapers": ("matplotlib", "m2s_scraper.figure_scraper"),
+    "within_subsection_order": "m2s_scraper.ExampleOrder",
+    # the unmanaged-Figure scraper runs first: the matplotlib scraper closes pyplot
+    # figures, after which they would look unmanaged
+    "image_scrapers": ("m2s_scraper.figure_scraper", "matplotlib"),
     "reset_modules": ("matplotlib", "m2s_scraper.reset_seen"),
     "capture_repr": ("_repr_html_", "__repr__"),
     "doc_module": ("mne_m2s",),

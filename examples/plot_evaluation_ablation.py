@@ -63,7 +63,7 @@ paradigm_data = {}
 def get_split(n_windows):
     """Training and test samples of ``n_windows`` consecutive windows."""
     if n_windows not in paradigm_data:
-        X, y, meta = EmotionParadigm(n_windows=n_windows, step=3).get_data(
+        X, y, meta = EmotionParadigm(n_windows=n_windows, step=4).get_data(
             dataset, subjects=[1]
         )
         train = (meta["run"].astype(int) <= 9).to_numpy()
@@ -76,7 +76,7 @@ def eye_to_eeg(n_windows=5, **params):
     from sklearn.metrics import balanced_accuracy_score
 
     X, y, train = get_split(n_windows)
-    clf = M2SClassifier(**{**small, **params})
+    clf = M2SClassifier(**{**small, "pretrain_max_epochs": 10, **params})
     clf.pretrain({m: a[train] for m, a in X.items()})
     clf.fit({"eye": X["eye"][train]}, y[train])
     return balanced_accuracy_score(y[~train], clf.predict({"eeg": X["eeg"][~train]}))

@@ -22,7 +22,6 @@ emotion effects are documented, so we can check that the maps show them.
 # At ``level="raw"`` every clip is an :class:`mne.io.Raw` with the EEG, eye
 # tracking and peripheral channels, its montage, and one annotation naming
 # the clip's emotion.
-import numpy as np
 
 from mne_m2s.datasets import SyntheticEmotion
 from mne_m2s.features import DifferentialEntropy
@@ -60,8 +59,8 @@ features = features.reshape(len(epochs), -1, de.n_chans_, de.n_bands_)
 # %%
 # Mean DE per band
 # ----------------
-# Each band has its own colour scale: power falls steeply with frequency
-# (the 1/f background of EEG).
+# Each band has its own colour scale, so that the spatial pattern within each
+# band stays visible whatever its overall level.
 fig_mean = plot_de_topomaps(features, epochs.info, bands=list(de.bands_))
 
 # %%

@@ -54,8 +54,10 @@ def plot_heatmap(df, index, columns, values="balanced_accuracy", *, aggfunc="mea
     table = df.pivot_table(index=index, columns=columns, values=values, aggfunc=aggfunc)
     table = table.sort_index().sort_index(axis=1)
     data = table.to_numpy(dtype=float)
-    fig = Figure(figsize=(1.2 + 0.8 * data.shape[1], 1.0 + 0.6 * data.shape[0]),
-                 layout="constrained")
+    width = 2.2 + 0.8 * data.shape[1]
+    if title:
+        width = max(width, 1.0 + 0.08 * len(title))  # keep the title inside the figure
+    fig = Figure(figsize=(width, 1.0 + 0.6 * data.shape[0]), layout="constrained")
     ax = fig.add_subplot()
     im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, aspect="auto", origin="lower")
     ax.set_xticks(range(data.shape[1]), [str(c) for c in table.columns])
@@ -113,8 +115,9 @@ def plot_ablation(df, x="variant", score="balanced_accuracy", *, hue="task", cha
         sub = df if h is None else df[df[hue] == h]
         grouped = sub.groupby(x, sort=False)[score]
         mean = grouped.mean().reindex(variants).to_numpy(dtype=float)
-        std = np.nan_to_num(grouped.std(ddof=1).reindex(variants).to_numpy(dtype=float))
-        ax.bar(pos + (k - (len(hues) - 1) / 2) * width, mean, width, yerr=std, capsize=3,
+        std = grouped.std(ddof=1).reindex(variants).to_numpy(dtype=float)
+        yerr = None if np.isnan(std).all() else np.nan_to_num(std)  # one run: no spread
+        ax.bar(pos + (k - (len(hues) - 1) / 2) * width, mean, width, yerr=yerr, capsize=3,
                label=None if h is None else str(h))
     if chance is not None:
         ax.axhline(chance, color="0.4", linestyle="--", linewidth=1, label="chance")

@@ -177,7 +177,7 @@ def plot_de_topomaps(X, info=None, *, y=None, bands=None, window=1.0, contrast="
 
     Without ``y``: one map per band of the mean DE over samples and windows
     (one colour scale per band: bands differ by orders of magnitude in power).
-    With ``y``: one row per class of the class mean minus the mean over all
+    With ``y``: one row per class (sorted) of the class mean minus the mean over all
     samples (``contrast="mean"``), on one symmetric colour scale, i.e. where
     each band is stronger or weaker for that class.
 
@@ -260,7 +260,7 @@ def plot_de_topomaps(X, info=None, *, y=None, bands=None, window=1.0, contrast="
     y = np.asarray(y)
     if len(y) != len(per_sample):
         raise ValueError(f"y has {len(y)} entries but X has {len(per_sample)} samples.")
-    classes = list(dict.fromkeys(y.tolist()))
+    classes = np.unique(y).tolist()
     grand = per_sample.mean(axis=0)
     maps = np.stack([(per_sample[y == k].mean(axis=0) - grand).T for k in classes])
     logger.info("DE contrasts of %d classes over %d samples", len(classes), len(y))
