@@ -10,6 +10,8 @@ Environment variables:
 * ``MNE_M2S_DOCS_INTERSPHINX=1`` links to the Python, NumPy, scikit-learn,
   MNE, PyTorch ... documentation through intersphinx (needs the network at
   build time; off by default so that the build works offline).
+  ``MNE_M2S_DOCS_INTERSPHINX=/some/dir`` uses local inventories instead
+  (``/some/dir/<name>.inv``, names as in ``intersphinx_mapping``), offline.
 * ``MNE_M2S_DOCS_PLOT=0`` builds the gallery without executing the examples
   (quick layout checks; the published build always executes them).
 * ``MNE_M2S_DOCS_EXAMPLES=regex`` executes only the ``plot_*.py`` examples whose
@@ -49,7 +51,8 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
-if os.environ.get("MNE_M2S_DOCS_INTERSPHINX", "0") not in ("", "0"):
+_INTERSPHINX = os.environ.get("MNE_M2S_DOCS_INTERSPHINX", "0")
+if _INTERSPHINX not in ("", "0"):
     extensions.append("sphinx.ext.intersphinx")
 
 templates_path = ["_templates"]
@@ -157,6 +160,14 @@ intersphinx_mapping = {
     "braindecode": ("https://braindecode.org/stable", None),
     "moabb": ("https://moabb.neurotechx.com/docs", None),
 }
+if Path(_INTERSPHINX).is_dir():
+    # offline: MNE_M2S_DOCS_INTERSPHINX=/dir holding <name>.inv files (e.g. mne.inv,
+    # numpy.inv); projects without a local inventory are not linked.
+    intersphinx_mapping = {
+        name: (url, str(Path(_INTERSPHINX) / f"{name}.inv"))
+        for name, (url, _) in intersphinx_mapping.items()
+        if (Path(_INTERSPHINX) / f"{name}.inv").exists()
+    }
 
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
 

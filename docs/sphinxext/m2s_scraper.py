@@ -39,10 +39,15 @@ class FigureScraper:
             if name.startswith("__"):
                 continue
             for fig in _figures_in(value):
+                if id(fig) in seen_ids:
+                    continue
+                # pyplot figures are the matplotlib scraper's (which runs after this
+                # one and closes them): remember them so that they are not taken for
+                # unmanaged figures in a later block
                 managed = getattr(fig.canvas, "manager", None) is not None
-                if id(fig) not in seen_ids and not managed:
-                    seen.append(fig)
-                    seen_ids.add(id(fig))
+                seen.append(fig)
+                seen_ids.add(id(fig))
+                if not managed:
                     new.append(fig)
         paths = []
         iterator = iter(block_vars["image_path_iterator"])
