@@ -138,7 +138,6 @@ sphinx_gallery_conf = {
     "capture_repr": ("_repr_html_", "__repr__"),
     "doc_module": ("mne_m2s",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"mne_m2s": None},
     "show_memory": False,
     "min_reported_time": 0,
     "abort_on_example_error": True,
