@@ -22,7 +22,8 @@ minute on a CPU; the paper's settings are the estimator's defaults.
 # %%
 # Load multimodal Epochs
 # ----------------------
-# One simulated subject watching 15 clips (5 per emotion) of 20 s. The paradigm
+# One simulated subject watching 15 clips (5 per emotion) of 20 s, with the
+# simulation's stronger ("easy") emotion effects. The paradigm
 # cuts each clip into samples of 5 consecutive 1-s windows that never cross a
 # clip boundary, and records subject, session and clip (``run``) in the
 # metadata.
@@ -32,7 +33,8 @@ from mne_m2s.paradigms import EmotionParadigm
 from mne_m2s.viz import plot_pretrain_history
 
 dataset = SyntheticEmotion(
-    n_subjects=1, trial_duration=20.0, modalities=("eeg", "eye"), random_state=0
+    n_subjects=1, trial_duration=20.0, modalities=("eeg", "eye"), difficulty="easy",
+    random_state=0,
 )
 epochs, y, meta = EmotionParadigm(n_windows=5, step=2).get_data(dataset, subjects=[1])
 print(epochs)
