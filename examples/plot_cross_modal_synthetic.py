@@ -25,7 +25,7 @@ from mne_m2s.paradigms import EmotionParadigm
 dataset = SyntheticEmotion(
     n_subjects=1, modalities=("eeg", "eye"), level="features", random_state=0
 )
-X, y, meta = EmotionParadigm(n_windows=5, step=2).get_data(dataset, subjects=[1])
+X, y, meta = EmotionParadigm(n_windows=5, step=3).get_data(dataset, subjects=[1])
 train = (meta["run"].astype(int) <= 9).to_numpy()
 print({m: a.shape for m, a in X.items()})  # EEG stays (n, windows, 62 channels, 5 bands)
 
@@ -33,7 +33,7 @@ print({m: a.shape for m, a in X.items()})  # EEG stays (n, windows, 62 channels,
 # Pre-train on the training trials' unlabelled EEG + eye data
 clf = M2SClassifier(
     embedding_dim=32, n_layers=1, n_heads=2, head_dim=8, ffn_dim=64, proj_dim=16,
-    pretrain_max_epochs=40, pretrain_batch_size=64, pretrain_lr=1e-3,
+    pretrain_max_epochs=30, pretrain_batch_size=64, pretrain_lr=1e-3,
     max_epochs=60, batch_size=64, lr=1e-3, device="cpu", random_state=0,
 )
 clf.pretrain({m: a[train] for m, a in X.items()})

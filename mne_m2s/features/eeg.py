@@ -170,7 +170,7 @@ class DifferentialEntropy(_EpochsTransformer):
         Number of bands.
     bands_ : dict
         The validated bands.
-    feature_names_out_ : ndarray of str, shape (n_chans_ * n_bands_,)
+    feature_names_out_ : ndarray of str, shape (n_chans * n_bands,)
         ``"{channel}_{band}"``, channel-major.
     smoothing_params_ : dict
         The smoothing parameters used by ``transform`` (with ``fit_noise``, arrays of

@@ -241,14 +241,19 @@ class EyeMovementFeatures(_EpochsTransformer):
        first pupil channel and Y the second (e.g. left and right eye), and with a single
        pupil channel X and Y are the same channel. Without any valid pupil sample in an
        epoch (or without pupil channels) these 12 features are 0.
+
     13-16. ``dispersion_{x,y}_{mean,std}`` (deg): per fixation, the extent
        ``max - min`` of the gaze along x (y) during it; mean and std over the
        fixations of the window (0 if none).
+
     17-18. ``fixation_duration_{mean,std}`` (ms), 0 if none.
+
     19-20. ``blink_duration_{mean,std}`` (ms), 0 if none.
+
     21-24. ``saccade_duration_{mean,std}`` (ms) and ``saccade_amplitude_{mean,std}``
        (deg): the amplitude is the distance between the gaze at the first and the last
        sample of the saccade (missing samples interpolated); 0 if none.
+
     25-33. event statistics: ``blink_frequency``, ``fixation_frequency`` and
        ``saccade_frequency`` (events per second of window, Hz);
        ``fixation_duration_max`` (ms); ``fixation_dispersion_total`` and
