@@ -55,7 +55,10 @@ def test_builtin_methods():
     assert all("\n" not in line and ": " in line for line in lines)
     assert get_method("fusion").kind == "multimodal"
     assert get_method("svm").levels == ("features",)
-    assert list_methods(level="raw") == [m for m in list_methods() if m != "svm"]
+    raw, features = list_methods(level="raw"), list_methods(level="features")
+    assert "svm" not in raw and {"M2S", "clip", "supervised", "fusion"} <= set(raw)
+    assert {"ShallowFBCSPNet", "EEGNet"} <= set(raw) - set(features)  # raw-EEG networks
+    assert {"BDAE", "MAET", "BDAE-cGAN"} <= set(features) - set(raw)  # feature-level systems
     assert list_methods(kind="cross-modal")[:2] == ["M2S", "clip"]
     spec = make_pipelines(["M2S", "clip", "supervised", "fusion", "svm"], TINY)
     pipes = spec["pipelines"]

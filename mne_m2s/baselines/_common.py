@@ -25,7 +25,8 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, column_or_1d
 
-from ..modalities import DEFAULT_MODALITY_MAP, ModalitySpec, as_feature_dict
+from ..inputs import read_input
+from ..modalities import DEFAULT_MODALITY_MAP, ModalitySpec
 from ..nn.encoders import ClassifierHead, EREncoder, ModalityEmbedder, Projection
 from ..training import batched_forward, cosine_schedule, make_classifier_net, seeded
 from ..utils._checks import check_float, check_int, check_random_state_seed, check_type
@@ -241,16 +242,16 @@ class _BaselineBase(ClassifierMixin, BaseEstimator):
         if int(self.verbose) < 0:
             raise ValueError(f"verbose must be >= 0, got {self.verbose}.")
 
-    def _validate_params(self):
+    def _check_params(self):
         self._validate_common()
 
     def _to_dict(self, X, known=None):
-        data, y, groups, _ = as_feature_dict(
+        inputs = read_input(
             X, modality=getattr(self, "modality", "auto"), known=known,
             modality_map=DEFAULT_MODALITY_MAP, extractors=getattr(self, "extractors_", None),
-            fit_extractors=not hasattr(self, "extractors_"), window=1.0,
+            fit_extractors=not hasattr(self, "extractors_"),
         )
-        return data, y, groups
+        return inputs.data, inputs.y, inputs.groups
 
     def _log_level(self):
         return set_log_level("INFO" if int(self.verbose) >= 2 else None)
@@ -344,7 +345,7 @@ class CrossModalBaseline(_BaselineBase):
         -------
         self
         """
-        self._validate_params()
+        self._check_params()
         data, _, _ = self._to_dict(X)
         if len(data) < 2:
             raise ValueError(
@@ -415,7 +416,7 @@ class CrossModalBaseline(_BaselineBase):
         -------
         self
         """
-        self._validate_params()
+        self._check_params()
         if self.pretrained is None:
             raise ValueError(
                 f"{type(self).__name__} is a cross-modal system: call pretrain(X_multimodal) on "
@@ -555,7 +556,7 @@ class MultimodalBaseline(_BaselineBase):
         -------
         self
         """
-        self._validate_params()
+        self._check_params()
         data, y_ep, _ = self._multi(X, fitting=True)
         n = len(next(iter(data.values())))
         encoder, y_enc = encode_labels(y if y is not None else y_ep, n, type(self).__name__)

@@ -226,7 +226,7 @@ class BDAEClassifier(MultimodalBaseline):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_params(self):
+    def _check_params(self):
         self._validate_common()
         _check_hidden("hidden", self.hidden)
         check_int("shared_dim", self.shared_dim, min_value=1)
@@ -387,7 +387,7 @@ class BDAERegressor(CrossModalBaseline):
         self.verbose = verbose
         self.pretrained = pretrained
 
-    def _validate_params(self):
+    def _check_params(self):
         self._validate_common()
         check_option("generator", self.generator, ("m2s", "mlp"))
         _check_hidden("hidden", self.hidden)

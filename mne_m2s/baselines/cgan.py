@@ -113,8 +113,8 @@ class BDAECGAN(BDAERegressor):
         self.discriminator_hidden = discriminator_hidden
         self.l2_weight = l2_weight
 
-    def _validate_params(self):
-        super()._validate_params()
+    def _check_params(self):
+        super()._check_params()
         _check_hidden("discriminator_hidden", self.discriminator_hidden)
         check_float("l2_weight", self.l2_weight, min_value=0.0)
 

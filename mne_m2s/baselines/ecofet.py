@@ -180,7 +180,7 @@ class ECOFET(CrossModalBaseline):
         self.verbose = verbose
         self.pretrained = pretrained
 
-    def _validate_params(self):
+    def _check_params(self):
         self._validate_common()
         check_option("classifier", self.classifier, ("prototype", "head"))
         check_type("connectivity_modality", self.connectivity_modality, str)

@@ -117,7 +117,7 @@ class ETFClassifier(MultimodalBaseline):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_params(self):
+    def _check_params(self):
         self._validate_common()
         for name in ("d_model", "n_heads", "n_layers", "fusion_layers", "ffn_dim"):
             check_int(name, getattr(self, name), min_value=1)

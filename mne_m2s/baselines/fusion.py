@@ -150,7 +150,7 @@ class FusionClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_params(self):
+    def _check_params(self):
         for name in ("embedding_dim", "n_layers", "n_heads", "head_dim", "ffn_dim", "proj_dim",
                      "max_epochs", "batch_size", "n_iter_no_change"):
             check_int(name, getattr(self, name), min_value=1)
@@ -165,14 +165,16 @@ class FusionClassifier(ClassifierMixin, BaseEstimator):
         check_type("verbose", self.verbose, (int, np.integer), "int")
 
     def _to_dict(self, X, fitting):
-        from ..modalities import DEFAULT_MODALITY_MAP, as_feature_dict
+        from ..inputs import read_input
+        from ..modalities import DEFAULT_MODALITY_MAP
 
-        return as_feature_dict(
+        inputs = read_input(
             X, modality="auto", known=getattr(self, "specs_", None),
             modality_map=self.modality_map or DEFAULT_MODALITY_MAP,
             extractors=self.feature_extractors if fitting else getattr(self, "extractors_", None),
             fit_extractors=fitting, window=self.window,
         )
+        return inputs.data, inputs.y, inputs.groups, inputs.extractors
 
     def _scaled(self, data):
         out = {}
@@ -213,7 +215,7 @@ class FusionClassifier(ClassifierMixin, BaseEstimator):
         from ..utils._logging import logger
         from ..utils.device import resolve_device
 
-        self._validate_params()
+        self._check_params()
         for attr in ("specs_", "extractors_"):
             self.__dict__.pop(attr, None)
         data, y_epochs, groups_epochs, extractors = self._to_dict(X, fitting=True)

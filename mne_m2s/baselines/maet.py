@@ -316,7 +316,7 @@ class MAETClassifier(MultimodalBaseline):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_params(self):
+    def _check_params(self):
         self._validate_common()
         check_type("streams", self.streams, (tuple, list), "tuple of two modality names")
         if len(self.streams) != 2 or len(set(self.streams)) != 2:

@@ -263,7 +263,7 @@ class UniCode(CrossModalBaseline):
         self.verbose = verbose
         self.pretrained = pretrained
 
-    def _validate_params(self):
+    def _check_params(self):
         self._validate_common()
         for name in ("n_codes", "cpc_steps", "ei_dim"):
             check_int(name, getattr(self, name), min_value=1)

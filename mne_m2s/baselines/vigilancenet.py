@@ -148,7 +148,7 @@ class VigilanceNetClassifier(MultimodalBaseline):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_params(self):
+    def _check_params(self):
         self._validate_common()
         check_type("outer_product", self.outer_product, (tuple, list), "tuple of str")
         for name in ("rank", "d_model", "n_heads", "n_layers", "cross_layers", "ffn_dim"):

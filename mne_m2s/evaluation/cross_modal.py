@@ -38,7 +38,7 @@ import warnings
 
 import numpy as np
 
-from ..modalities import DEFAULT_MODALITY_MAP
+from ..modalities import DEFAULT_MODALITY_MAP, channel_modalities
 from ..utils._checks import _suggest, check_int, check_random_state_seed, check_type
 from ..utils._logging import logger, set_log_level
 from .splitters import TrialHoldoutSplit, get_protocol
@@ -1034,12 +1034,8 @@ class _Data:
             self.modalities = list(X)
             self._picks = None
         elif hasattr(X, "get_channel_types"):
-            types = X.get_channel_types()
-            self._picks = {
-                m: [i for i, t in enumerate(types) if t in ch_types]
-                for m, ch_types in modality_map.items()
-            }
-            self.modalities = [m for m, p in self._picks.items() if p]
+            self._picks = channel_modalities(X.info, modality_map)
+            self.modalities = list(self._picks)
         else:
             raise TypeError(
                 "The paradigm must return a dict of feature arrays or mne.Epochs, got "
