@@ -5,7 +5,7 @@ real clip lengths (200 * n + 1 samples, n = 185-265 s), 62 EEG channels at
 200 Hz, built once in memory as the SEED adapter builds them
 (:func:`mne_m2s.datasets._raw.build_raw`), so the timings are those of the
 paradigms, not of reading files (see ``bench_datasets.py`` for that). Times,
-best of ``--repeat`` runs:
+best of ``--repeat`` runs after one untimed warm-up run:
 
 * ``moabb_paradigm_array_s``: :class:`~mne_m2s.paradigms.EmotionWindowsParadigm`
   ``.get_data`` returning an array (what MOABB's evaluations use by default);
@@ -80,7 +80,8 @@ class SEEDSizedSession(BaseEmotionDataset):
 
 
 def best_time(fn, repeat):
-    times, out = [], None
+    out = fn()  # warm-up (allocator, lazy imports), not timed
+    times = []
     for _ in range(repeat):
         out = None
         t0 = time.perf_counter()

@@ -22,8 +22,8 @@ well either method does on real data.
 # %%
 # A MOABB dataset and the emotion paradigm
 # ----------------------------------------
-# One subject, one session of 6 clips of 12 s (two per class); samples are 5
-# consecutive 1-s windows inside a clip, one every 2 s.
+# One subject, one session of 6 clips of 12 s (two per class, ``difficulty="easy"``);
+# samples are 5 consecutive 1-s windows inside a clip, one every 2 s.
 import tempfile
 
 import matplotlib.pyplot as plt
@@ -35,7 +35,8 @@ from mne_m2s.datasets import SyntheticEmotion
 from mne_m2s.paradigms import EmotionWindowsParadigm
 
 dataset = SyntheticEmotion(
-    n_subjects=1, n_trials=6, trial_duration=12.0, modalities=("eeg", "eye"), random_state=0
+    n_subjects=1, n_trials=6, trial_duration=12.0, modalities=("eeg", "eye"),
+    difficulty="easy", random_state=0,
 )
 paradigm = EmotionWindowsParadigm(n_windows=5, step=2, window=1.0)
 X, y, meta = paradigm.get_data(dataset, subjects=[1], return_epochs=True)
@@ -52,11 +53,11 @@ pipelines = {
     "M2S (eye->EEG)": M2SClassifier(
         task="eye->eeg",
         embedding_dim=32, n_layers=1, n_heads=2, head_dim=8, ffn_dim=64, proj_dim=16,
-        pretrain_max_epochs=20, pretrain_batch_size=32, pretrain_lr=1e-3,
-        max_epochs=30, batch_size=32, lr=1e-3, device="cpu", random_state=0,
+        pretrain_max_epochs=8, pretrain_batch_size=32, pretrain_lr=1e-3,
+        max_epochs=20, batch_size=32, lr=1e-3, device="cpu", random_state=0,
     ),
     "EEGNet (EEG)": BraindecodeClassifier(
-        "EEGNet", max_epochs=20, batch_size=16, lr=1e-3, device="cpu", random_state=0
+        "EEGNet", max_epochs=15, batch_size=8, lr=1e-3, device="cpu", random_state=0
     ),
 }  # fmt: skip
 

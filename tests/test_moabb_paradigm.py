@@ -120,3 +120,13 @@ def test_return_raws_one_per_trial(synth):
     X, y, meta = EmotionWindowsParadigm().get_data(synth, [1], return_raws=True)
     assert all(isinstance(r, mne.io.BaseRaw) for r in X) and len(X) == len(y) == 3
     assert list(meta["run"]) == ["1", "2", "3"]
+
+
+def test_compatible_datasets_are_those_found_locally(tmp_path, monkeypatch):
+    for code in ("SEED", "SEED_IV", "SEED_V", "DEAP", "DREAMER"):
+        monkeypatch.setenv(f"MNE_DATASETS_{code}_PATH", str(tmp_path / "absent" / code))
+    assert EmotionWindowsParadigm().datasets == []
+    write_seed_iv(tmp_path / "SEED_IV", subjects=(1,), levels=("raw",))
+    monkeypatch.setenv("MNE_DATASETS_SEED_IV_PATH", str(tmp_path / "SEED_IV"))
+    (found,) = EmotionWindowsParadigm().datasets
+    assert isinstance(found, SEEDIV) and found.level == "raw"
