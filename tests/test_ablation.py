@@ -50,14 +50,12 @@ def test_bar_ablations(ds, kind, variants, tasks, tmp_path):
     assert len(fig.axes[0].patches) == variants * tasks
     assert (tmp_path / f"ablation_{kind}.png").read_bytes()[:4] == b"\x89PNG"
     assert f"# Ablation: {kind}" in (tmp_path / "report.md").read_text()
-
-
-def test_attention_variants_differ(ds):
-    table, _ = _run("attention", ds)
-    summary = summarize_ablation(table).set_index("variant")
-    assert list(summary.index) == ["STS", "MHA", "none"] and (summary["n_subjects"] == 2).all()
-    # the encoders differ, so their EEG embeddings (hence scores) are not all identical
-    assert table.groupby("variant")["kappa"].apply(tuple).nunique() > 1
+    summary = summarize_ablation(table)
+    assert (summary["n_subjects"] == 2).all()
+    if kind == "attention":
+        assert list(summary["variant"]) == ["STS", "MHA", "none"]
+        # the encoders differ, so their EEG scores are not all identical
+        assert table.groupby("variant")["kappa"].apply(tuple).nunique() > 1
 
 
 def test_heatmap(ds, tmp_path):
