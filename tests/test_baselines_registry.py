@@ -44,3 +44,21 @@ def test_shared_settings_reach_the_systems():
     assert spec["pipelines"]["MAET"].depth == 2
     with pytest.raises(TypeError):
         make_pipelines(["ETF"], {}, params={"ETF": {"no_such_parameter": 1}})
+
+
+def test_multimodal_table_layout():
+    import pandas as pd
+
+    from mne_m2s.evaluation.report import multimodal_table
+
+    rows = [("M2S", "eeg->eeg", 1, 0.8), ("M2S", "eye->eeg", 1, 0.6), ("M2S", "eeg->eeg", 2, 0.6),
+            ("M2S", "eye->eeg", 2, 0.4), ("MAET", "eeg+eye->eeg+eye", 1, 0.9),
+            ("MAET", "eeg+eye->eeg+eye", 2, 0.7), ("clip", "eye->eeg", 1, 0.5)]
+    results = pd.DataFrame(rows, columns=["method", "task", "subject", "balanced_accuracy"])
+    table = multimodal_table(results.assign(dataset="D"))
+    assert table.values.tolist() == [
+        ["MAET", "eeg+eye->eeg+eye", "0.800 ± 0.141"],
+        ["M2S", "eeg->eeg", "0.700 ± 0.141"],
+        ["M2S", "eye->eeg", "0.500 ± 0.141"],
+    ]
+    assert multimodal_table(results[results["method"] != "MAET"].assign(dataset="D")).empty

@@ -75,6 +75,37 @@ def paper_table(results, score="balanced_accuracy", dataset=None):
     return table
 
 
+def multimodal_table(results, score="balanced_accuracy", dataset=None, method="M2S"):
+    """The paper's Table 4 layout: multimodal methods against ``method`` on single modalities.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Rows of :class:`~mne_m2s.evaluation.CrossModalEvaluation`.
+    score : str
+    dataset : str | None
+        As in :func:`paper_table`.
+    method : str
+        The single-modality method compared (its every task is listed).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Rows: each multimodal method (its ``"a+b->a+b"`` task), then ``method``
+        per task; columns ``method``, ``task`` and the ``mean ± sd`` cell.
+        Empty when ``results`` hold no multimodal task.
+    """
+    import pandas as pd
+
+    full = paper_table(results, score, dataset)
+    rows = [(m, t, full.loc[m, t]) for t in full.columns if "+" in t
+            for m in full.index if full.loc[m, t]]
+    if rows and method in full.index:
+        rows += [(method, t, full.loc[method, t]) for t in full.columns
+                 if "+" not in t and full.loc[method, t]]
+    return pd.DataFrame(rows, columns=["method", "task", _LABELS.get(score, score)])
+
+
 def markdown_table(frame, index=True):
     """A DataFrame as a GitHub-flavoured Markdown table (no extra dependency)."""
     cols = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
@@ -256,6 +287,12 @@ def write_report(results, out, *, title="mne-m2s results", method="M2S", descrip
         for score in paper_scores(dataset):
             lines += [f"## {dataset}: {_LABELS[score]}, mean ± sd over {n_subj} subject(s)"
                       f"{suffix}", "", markdown_table(paper_table(r, score, dataset)), ""]
+            multi = multimodal_table(r, score, dataset, method)
+            if len(multi) and multi["task"].str.contains("+", regex=False).any() and (
+                    not multi["task"].str.contains("+", regex=False).all()):
+                lines += [f"### {dataset}: supervised multimodal methods against {method} on "
+                          f"single modalities (the paper's Table 4 layout), {_LABELS[score]}"
+                          f"{suffix}", "", markdown_table(multi, index=False), ""]
         if method in methods and len(methods) > 1:
             st = compare_methods(r, method=method)
             stats_frames.append(st)
@@ -408,6 +445,7 @@ __all__ = [
     "paired_lines",
     "markdown_table",
     "paper_scores",
+    "multimodal_table",
     "paper_table",
     "plot_paired",
     "save_figure",
