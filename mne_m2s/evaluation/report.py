@@ -158,7 +158,9 @@ def plot_paired(results, method="M2S", baselines=None, score="balanced_accuracy"
     tasks = list(dict.fromkeys(results.loc[results["method"] == method, "task"]))
     if not tasks:
         raise ValueError(f"results have no rows of method {method!r}.")
-    fig = Figure(figsize=(1.2 + 2.4 * len(tasks), 3.8), layout="constrained")
+    many = len(baselines) > 5  # e.g. with the paper's comparison systems: wider, upright labels
+    width = max(2.4, 0.32 * (len(baselines) + 1))
+    fig = Figure(figsize=(1.2 + width * len(tasks), 5.0 if many else 3.8), layout="constrained")
     axes = fig.subplots(1, len(tasks), sharey=True, squeeze=False)[0]
     for ax, task in zip(axes, tasks, strict=True):
         columns = [(method, task)]
@@ -179,7 +181,8 @@ def plot_paired(results, method="M2S", baselines=None, score="balanced_accuracy"
         if chance is not None:
             ax.axhline(chance, color="0.4", linestyle="--", linewidth=1)
         labels = [c[0] if c[1] == task else f"{c[0]}\n({c[1]})" for c in columns]
-        ax.set_xticks(x, labels, rotation=30, ha="right", fontsize="small")
+        ax.set_xticks(x, labels, rotation=90 if many else 30, ha="center" if many else "right",
+                      fontsize="small")
         ax.set_xlim(-0.5, len(columns) - 0.5)
         ax.set_title(task)
     axes[0].set_ylabel(_LABELS.get(score, score) + " per subject")
