@@ -96,6 +96,8 @@ def cross_modal_score(est, X, y, train, test, fit_mod, test_mod):
 def check_cross_modal_errors(est, X, y, train):
     import pytest
 
+    est = clone(est).set_params(pretrain_max_epochs=1, max_epochs=1)  # errors only: be quick
+
     with pytest.raises(ValueError, match="pretrain"):
         clone(est).fit(take(X, train, ["eye"]), y[train])
     with pytest.raises(ValueError, match="at least 2 modalities"):
@@ -114,6 +116,8 @@ def check_reproducible(est, X, y, train, test, multimodal):
     state = torch.random.get_rng_state().clone()
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (checked, never drawn)
     preds = []
+    if not multimodal:  # short schedules are enough to compare two runs
+        est = clone(est).set_params(pretrain_max_epochs=2, max_epochs=3)
     for _ in range(2):
         e = clone(est)
         if multimodal:

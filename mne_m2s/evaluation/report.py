@@ -75,6 +75,37 @@ def paper_table(results, score="balanced_accuracy", dataset=None):
     return table
 
 
+def multimodal_table(results, score="balanced_accuracy", dataset=None, method="M2S"):
+    """The paper's Table 4 layout: multimodal methods against ``method`` on single modalities.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Rows of :class:`~mne_m2s.evaluation.CrossModalEvaluation`.
+    score : str
+    dataset : str | None
+        As in :func:`paper_table`.
+    method : str
+        The single-modality method compared (its every task is listed).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Rows: each multimodal method (its ``"a+b->a+b"`` task), then ``method``
+        per task; columns ``method``, ``task`` and the ``mean ± sd`` cell.
+        Empty when ``results`` hold no multimodal task.
+    """
+    import pandas as pd
+
+    full = paper_table(results, score, dataset)
+    rows = [(m, t, full.loc[m, t]) for t in full.columns if "+" in t
+            for m in full.index if full.loc[m, t]]
+    if rows and method in full.index:
+        rows += [(method, t, full.loc[method, t]) for t in full.columns
+                 if "+" not in t and full.loc[method, t]]
+    return pd.DataFrame(rows, columns=["method", "task", _LABELS.get(score, score)])
+
+
 def markdown_table(frame, index=True):
     """A DataFrame as a GitHub-flavoured Markdown table (no extra dependency)."""
     cols = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
@@ -127,7 +158,9 @@ def plot_paired(results, method="M2S", baselines=None, score="balanced_accuracy"
     tasks = list(dict.fromkeys(results.loc[results["method"] == method, "task"]))
     if not tasks:
         raise ValueError(f"results have no rows of method {method!r}.")
-    fig = Figure(figsize=(1.2 + 2.4 * len(tasks), 3.8), layout="constrained")
+    many = len(baselines) > 5  # e.g. with the paper's comparison systems: wider, upright labels
+    width = max(2.4, 0.32 * (len(baselines) + 1))
+    fig = Figure(figsize=(1.2 + width * len(tasks), 5.0 if many else 3.8), layout="constrained")
     axes = fig.subplots(1, len(tasks), sharey=True, squeeze=False)[0]
     for ax, task in zip(axes, tasks, strict=True):
         columns = [(method, task)]
@@ -148,7 +181,8 @@ def plot_paired(results, method="M2S", baselines=None, score="balanced_accuracy"
         if chance is not None:
             ax.axhline(chance, color="0.4", linestyle="--", linewidth=1)
         labels = [c[0] if c[1] == task else f"{c[0]}\n({c[1]})" for c in columns]
-        ax.set_xticks(x, labels, rotation=30, ha="right", fontsize="small")
+        ax.set_xticks(x, labels, rotation=90 if many else 30, ha="center" if many else "right",
+                      fontsize="small")
         ax.set_xlim(-0.5, len(columns) - 0.5)
         ax.set_title(task)
     axes[0].set_ylabel(_LABELS.get(score, score) + " per subject")
@@ -256,6 +290,12 @@ def write_report(results, out, *, title="mne-m2s results", method="M2S", descrip
         for score in paper_scores(dataset):
             lines += [f"## {dataset}: {_LABELS[score]}, mean ± sd over {n_subj} subject(s)"
                       f"{suffix}", "", markdown_table(paper_table(r, score, dataset)), ""]
+            multi = multimodal_table(r, score, dataset, method)
+            if len(multi) and multi["task"].str.contains("+", regex=False).any() and (
+                    not multi["task"].str.contains("+", regex=False).all()):
+                lines += [f"### {dataset}: supervised multimodal methods against {method} on "
+                          f"single modalities (the paper's Table 4 layout), {_LABELS[score]}"
+                          f"{suffix}", "", markdown_table(multi, index=False), ""]
         if method in methods and len(methods) > 1:
             st = compare_methods(r, method=method)
             stats_frames.append(st)
@@ -408,6 +448,7 @@ __all__ = [
     "paired_lines",
     "markdown_table",
     "paper_scores",
+    "multimodal_table",
     "paper_table",
     "plot_paired",
     "save_figure",
