@@ -266,12 +266,72 @@ class PretrainCheckpoint(Callback):
         logger.info("Checkpoint after epoch %d written to %s.", epoch, self.path)
 
 
+
+
+def checkpoint_setup(directory, every, resume, meta, total_epochs, context=None):
+    """The checkpoint callback of a pre-training run, and the epochs already done.
+
+    Parameters
+    ----------
+    directory : path-like | None
+        Checkpoint folder (None: no checkpoints).
+    every : int
+        Epochs between checkpoints.
+    resume : bool
+        Continue from the checkpoint in ``directory`` if there is one.
+    meta : dict
+        Description of the run (settings, data digest, world size).
+    total_epochs : int
+    context : DistContext | None
+
+    Returns
+    -------
+    callback : PretrainCheckpoint | None
+    done : int
+        Epochs the checkpoint already holds (0 when starting afresh).
+
+    Raises
+    ------
+    ValueError, CheckpointError
+        On every rank: unwritable folder, unreadable checkpoint or one from
+        another run.
+    """
+    if directory is None:
+        return None, 0
+    path = Path(directory) / CHECKPOINT_NAME
+
+    def _prepare():
+        check_writable_dir(directory, "checkpoint_dir")
+        if resume and path.exists():
+            return load_checkpoint(path, meta)
+        return None
+
+    if context is None:
+        state = _prepare()
+    else:
+        state, error = None, None
+        try:
+            state = _prepare()
+        except Exception as err:  # noqa: BLE001 - raised on every rank below
+            error = err
+        context.raise_if_any(error)
+        context.check_same("checkpoint epoch", None if state is None else state["epoch"],
+                           "Every rank must see the same checkpoint_dir (a shared file system).")
+    if resume and state is None:
+        logger.info("No checkpoint in %s: pre-training starts afresh.", directory)
+    done = 0 if state is None else int(state["epoch"])
+    callback = PretrainCheckpoint(path, every, meta, context=context, resume_state=state,
+                                  total_epochs=total_epochs)
+    return callback, done
+
+
 __all__ = [
     "CHECKPOINT_NAME",
     "CheckpointError",
     "PretrainCheckpoint",
     "atomic_torch_save",
     "check_writable_dir",
+    "checkpoint_setup",
     "load_checkpoint",
     "rng_state",
     "set_rng_state",

@@ -15,6 +15,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, column_or_1d
 from skorch.dataset import Dataset
 
+from .checkpoint import checkpoint_setup
+from .distributed import check_ranks, data_fingerprint, get_context
 from .modalities import (
     DEFAULT_MODALITY_MAP,
     ModalitySpec,
@@ -25,7 +27,6 @@ from .nn.m2s import M2SNetwork
 from .training import (
     EpochProgressBar,
     FineTuneModule,
-    M2SPretrainer,
     WeightedLoss,
     batched_forward,
     cosine_schedule,
@@ -33,6 +34,7 @@ from .training import (
     n_batches,
     seeded,
 )
+from .training_dp import pretrainer_setup
 from .utils._checks import (
     check_float,
     check_int,
@@ -180,6 +182,22 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         CPU result.
     verbose : int
         0: silent; 1: progress bars; 2: also log every epoch.
+    precision : {"float32", "bfloat16", "float16"}
+        Pre-training arithmetic: float32, or the forward pass and losses under
+        :func:`torch.autocast` in bfloat16 or float16 (float16 with a
+        gradient scaler; meant for GPUs).
+    compile : bool
+        Compile the ER encoders with :func:`torch.compile` for pre-training
+        (opt-in: it has not been measured to pay off yet).
+    checkpoint_dir : path-like | None
+        Folder of a pre-training checkpoint written every
+        ``checkpoint_every`` epochs (atomically; see :mod:`mne_m2s.checkpoint`).
+    checkpoint_every : int
+        Epochs between checkpoints.
+    resume : bool
+        Continue pre-training from the checkpoint in ``checkpoint_dir`` when
+        there is one (same data, settings and number of processes); the
+        result is that of an uninterrupted run (CPU).
     pretrained : PretrainedM2S | None
         Set by :meth:`pretrain`; kept by :func:`sklearn.base.clone` so each
         clone fine-tunes from the same pre-trained encoders.
@@ -242,6 +260,11 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         feature_extractors=None,
         callbacks=None,
         pretrain_callbacks=None,
+        precision="float32",
+        compile=False,  # noqa: A002 - skorch's name for the same option
+        checkpoint_dir=None,
+        checkpoint_every=10,
+        resume=False,
         device="auto",
         random_state=None,
         verbose=0,
@@ -281,6 +304,11 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.feature_extractors = feature_extractors
         self.callbacks = callbacks
         self.pretrain_callbacks = pretrain_callbacks
+        self.precision = precision
+        self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -318,6 +346,13 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_type(name, getattr(self, name), (list, tuple, type(None)), "list or None")
         for name in ("modality_map", "feature_extractors"):
             check_type(name, getattr(self, name), (dict, type(None)), "dict or None")
+        check_option("precision", self.precision, ("float32", "bfloat16", "float16"))
+        for name in ("compile", "resume"):
+            check_type(name, getattr(self, name), (bool, np.bool_), "bool")
+        check_int("checkpoint_every", self.checkpoint_every, min_value=1)
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir, the folder of the checkpoint to "
+                             "continue from.")
 
     def _config(self):
         return {
@@ -363,20 +398,39 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self : M2SClassifier
             With ``pretrained`` set; fitted fine-tuning state is cleared.
         """
-        self._validate_params()
-        data, _, _, extractors = self._to_dict(X, fitting=True)
-        if len(data) < 2:
-            raise ValueError(
-                f"pretrain needs paired data of at least 2 modalities, got {len(data)} "
-                f"({', '.join(data) or 'none'}). Pass a dict such as "
-                "{'eeg': X_eeg, 'eye': X_eye} or Epochs with channels of several modalities."
-            )
+        # data-parallel inside a torch.distributed process group (mne_m2s.distributed): an
+        # error of one rank is raised on every rank, so that none waits in a collective
+        context = get_context()
+        try:
+            self._validate_params()
+            data, _, _, extractors = self._to_dict(X, fitting=True)
+            if len(data) < 2:
+                raise ValueError(
+                    f"pretrain needs paired data of at least 2 modalities, got {len(data)} "
+                    f"({', '.join(data) or 'none'}). Pass a dict such as "
+                    "{'eeg': X_eeg, 'eye': X_eye} or Epochs with channels of several "
+                    "modalities."
+                )
+        except Exception as err:
+            if context is None:
+                raise
+            context.raise_if_any(err)
+        run_meta = self._pretrain_settings()
+        if context is not None:
+            context.raise_if_any(None)
+            check_ranks(context, data, run_meta)
+            run_meta = dict(run_meta, world_size=context.world_size,
+                            data=data_fingerprint(data))
+        elif self.checkpoint_dir is not None:
+            run_meta = dict(run_meta, world_size=1, data=data_fingerprint(data))
         specs = {m: ModalitySpec.from_array(m, a) for m, a in data.items()}
         scalers = {m: self._fit_scaler(a) for m, a in data.items()}
         data = {m: _apply_scaler(scalers[m], a) for m, a in data.items()}
         n = len(next(iter(data.values())))
         device = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
+        if context is not None:  # random_state=None: rank 0's draw, for every rank
+            seed = context.gather_objects(seed)[0]
         config = self._config()
         weights = {
             "contrastive": self.contrastive_weight,
@@ -384,13 +438,9 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             "recon": self.recon_weight,
             "club": self.club_weight,
         }
+        verbose = self.verbose if context is None or context.is_main else 0  # rank 0 reports
         bs = min(self.pretrain_batch_size, n)
-        total_steps = self.pretrain_max_epochs * n_batches(n, bs)
-        callbacks = [("cosine", cosine_schedule(total_steps))]
-        if self.verbose:
-            callbacks.append(("progress", EpochProgressBar("pre-training")))
-        callbacks.extend(self.pretrain_callbacks or [])
-        old_level = set_log_level("INFO" if self.verbose >= 2 else None)
+        old_level = set_log_level("INFO" if verbose >= 2 else None)
         try:
             with seeded(seed, device):
                 network = M2SNetwork(
@@ -398,7 +448,23 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     cpc_steps=self.cpc_steps,
                     **config,
                 )
-                net = M2SPretrainer(
+                # M2SPretrainer unless data-parallel, CUDA, mixed precision or compiled
+                net_cls, net_extra, steps = pretrainer_setup(
+                    data, device=device, seed=seed, batch_size=bs, context=context,
+                    precision=self.precision, compile=self.compile,
+                )
+                total_steps = self.pretrain_max_epochs * (steps or n_batches(n, bs))
+                callbacks = [("cosine", cosine_schedule(total_steps))]
+                if verbose:
+                    callbacks.append(("progress", EpochProgressBar("pre-training")))
+                callbacks.extend(self.pretrain_callbacks or [])
+                checkpoint, done = checkpoint_setup(
+                    self.checkpoint_dir, self.checkpoint_every, self.resume, run_meta,
+                    self.pretrain_max_epochs, context=context,
+                )
+                if checkpoint is not None:  # last: sees the full epoch row, restores last
+                    callbacks.append(("checkpoint", checkpoint))
+                net = net_cls(
                     network,
                     WeightedLoss(weights),
                     optimizer=torch.optim.Adam,
@@ -414,9 +480,14 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     mi_lr=self.pretrain_lr,
                     mi_weight_decay=self.pretrain_weight_decay,
                     mi_total_steps=total_steps,
+                    **net_extra,
                 )
                 logger.info("Pre-training M2S on %s (%d samples) on %s", list(specs), n, device)
-                net.fit(data, None)
+                if done < self.pretrain_max_epochs:
+                    net.fit(data, None, epochs=self.pretrain_max_epochs - done)
+                else:  # the checkpoint holds the finished run
+                    net.initialize()
+                    checkpoint.restore(net, checkpoint.resume_state)
         finally:
             set_log_level(old_level)
         network = net.module_.to("cpu").eval()
@@ -426,6 +497,15 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.device_ = device
         self._reset_fitted()
         return self
+
+    def _pretrain_settings(self):
+        """Settings that every rank, and a resumed run, must share."""
+        names = ("embedding_dim", "attention", "n_layers", "n_heads", "head_dim", "ffn_dim",
+                 "dropout", "proj_dim", "contrastive_weight", "cpc_weight", "recon_weight",
+                 "club_weight", "mi_steps", "cpc_steps", "pretrain_max_epochs",
+                 "pretrain_batch_size", "pretrain_lr", "pretrain_weight_decay", "scale",
+                 "window", "random_state", "precision")
+        return {k: getattr(self, k) for k in names}
 
     def _fit_scaler(self, a):
         if not self.scale:

@@ -372,12 +372,14 @@ class ShardedBatches:
         perm = torch.randperm(self.n, generator=self.generator).numpy()
         out = [perm[i : i + self.batch_size] for i in range(0, self.n, self.batch_size)]
         world = self.context.world_size if self.context is not None else 1
-        if len(out) > 1 and len(out[-1]) < world:
+        smallest = max(world, 2)  # a batch of one sample has trivial contrastive/CPC terms
+        if len(out) > 1 and len(out[-1]) < smallest:
             if not self._warned:
                 logger.warning(
-                    "Data-parallel pre-training: the last batch of each epoch would hold %d "
-                    "sample(s), fewer than the %d ranks; it is left out of each epoch (the "
-                    "samples left out change from epoch to epoch).", len(out[-1]), world)
+                    "Pre-training: the last batch of each epoch would hold %d sample(s) (fewer "
+                    "than %d%s); it is left out of each epoch (the samples left out change "
+                    "from epoch to epoch).", len(out[-1]), smallest,
+                    ", the number of ranks" if world > 1 else "")
                 self._warned = True
             out = out[:-1]
         return out
@@ -403,9 +405,10 @@ class ShardedBatches:
 
 
 def n_global_batches(n, batch_size, world_size=1):
-    """Global batches per epoch of :class:`ShardedBatches` (a tail < world_size is left out)."""
+    """Global batches per epoch of :class:`ShardedBatches` (a tail < max(world_size, 2) is left
+    out)."""
     full, tail = divmod(int(n), int(batch_size))
-    if tail and (full == 0 or tail >= world_size):
+    if tail and (full == 0 or tail >= max(world_size, 2)):
         full += 1
     return full
 

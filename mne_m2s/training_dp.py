@@ -1,39 +1,94 @@
-"""The pre-training net of data-parallel and device-fed runs (see :mod:`mne_m2s.distributed`)."""
+"""Pre-training net for data-parallel, mixed-precision and device-fed runs.
+
+:class:`DataParallelPretrainer` is the :class:`~mne_m2s.training.M2SPretrainer`
+used when pre-training runs inside a :mod:`torch.distributed` process group,
+with a ``precision`` other than float32, or on a CUDA device. Its step has the
+same parts as the base class's; what it adds (see :mod:`mne_m2s.distributed`
+for why the data-parallel step computes the single-process loss of the global
+batch):
+
+* the outputs ``z, u`` of this rank's shard and its inputs (the
+  reconstruction targets) are gathered in rank order before the losses;
+* the CLUB permutation and the CPC cut come from a generator seeded
+  identically on every rank; the CLUB estimators train on the gathered,
+  detached batch and their gradients are averaged over the ranks;
+* the main gradients are averaged over the ranks before the optimiser step;
+* forward and losses run under :func:`torch.autocast` for ``"bfloat16"`` and
+  ``"float16"``; float16 scales the loss with :class:`torch.amp.GradScaler`;
+* batches come from :class:`~mne_m2s.distributed.ShardedBatches`, cut where
+  the data already are (on the device), not from a DataLoader.
+"""
+
+import contextlib
 
 import torch
 
 from .training import M2SPretrainer
 
+#: Values of the ``precision`` option and their autocast dtypes.
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
 
 class DataParallelPretrainer(M2SPretrainer):
-    """:class:`~mne_m2s.training.M2SPretrainer` fed by :class:`ShardedBatches`.
-
-    With a :class:`DistContext` it fills the pre-training step's seams for
-    data-parallel training (module docs): the outputs and inputs of the
-    shards are gathered in rank order, the CLUB estimators' gradients and
-    the main gradients are averaged over the ranks. Without one (a
-    single-process CUDA run) it only feeds batches cut on the device.
+    """:class:`~mne_m2s.training.M2SPretrainer` for data-parallel and GPU runs.
 
     Parameters
     ----------
     context : mne_m2s.distributed.DistContext | None
-    batches : ShardedBatches
-        The training batches (replaces skorch's DataLoader).
+        The process group (None: one process).
+    batches : mne_m2s.distributed.ShardedBatches | None
+        Training batches replacing skorch's DataLoader (None: the DataLoader).
+    precision : {"float32", "bfloat16", "float16"}
+        Autocast dtype of the forward pass and the losses; float16 adds a
+        gradient scaler.
+    loss_seed : int | None
+        Seed of the generator of the CLUB permutation and the CPC cut (the
+        same on every rank). None: drawn from torch's default generator
+        when the net is initialised.
+    compile : bool
+        Compile the ER encoders with :meth:`torch.nn.Module.compile`.
     **kwargs
         Passed to :class:`~mne_m2s.training.M2SPretrainer`.
+
+    Attributes
+    ----------
+    loss_generator_ : torch.Generator
+    grad_scaler_ : torch.amp.GradScaler | None
+        float16 only.
     """
 
-    def __init__(self, *args, context=None, batches=None, **kwargs):
+    def __init__(self, *args, context=None, batches=None, precision="float32", loss_seed=None,
+                 compile=False, **kwargs):  # noqa: A002 - skorch's name for the same option
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}."
+            )
         super().__init__(*args, **kwargs)
         self.context = context
         self.batches = batches
+        self.precision = precision
+        self.loss_seed = loss_seed
+        self.compile_encoders = compile
 
+    # ---------------------------------------------------------------- set-up
     def initialize(self):
         """Initialise; in a process group, copy rank 0's initial weights to every rank."""
         super().initialize()
         if self.context is not None:
             # identical already (same seed on every rank); made certain here
             self.context.broadcast_module_(self.module_)
+        if not hasattr(self, "loss_generator_"):
+            seed = self.loss_seed
+            if seed is None:
+                seed = int(torch.randint(0, 2**62, (1,)).item())
+            self.loss_generator_ = torch.Generator().manual_seed(int(seed))
+        device = torch.device(self.device)
+        self.grad_scaler_ = (
+            torch.amp.GradScaler(device.type) if self.precision == "float16" else None
+        )
+        if self.compile_encoders:
+            for encoder in self.module_.encoders.values():
+                encoder.compile()
         return self
 
     def get_iterator(self, dataset, training=False):
@@ -41,45 +96,183 @@ class DataParallelPretrainer(M2SPretrainer):
             return self.batches
         return super().get_iterator(dataset, training=training)
 
+    def _autocast(self):
+        dtype = PRECISIONS[self.precision]
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=dtype)
+
+    # ------------------------------------------------------------ the seams
+    def forward_local(self, x):
+        """One forward pass on this rank's batch (under autocast when asked)."""
+        with self._autocast():
+            return self.module_(**x)
+
     def _gather(self, tensors):
         return {m: self.context.gather_cat(v, self.batches.sizes) for m, v in tensors.items()}
 
     def gather_outputs(self, outputs):
-        """Gather ``z`` and ``u`` of every rank's shard, keeping the local rows differentiable."""
+        """``z``, ``u`` of every rank's shard in rank order (local rows stay differentiable)."""
         if self.context is None:
             return outputs
         return {key: self._gather(value) for key, value in outputs.items()}
 
-    def loss_parts(self, x, outputs, perm, cut):
-        """The losses of the global batch: the reconstruction targets are gathered too."""
-        if self.context is not None:
-            with torch.no_grad():
-                x = self._gather(x)
-        return super().loss_parts(x, outputs, perm, cut)
-
     def update_estimators(self, outputs):
-        """CLUB updates on the gathered, detached batch, gradients averaged over ranks."""
-        if self.context is None:
-            return super().update_estimators(outputs)
+        """``mi_steps`` CLUB updates on the detached (gathered) batch, in float32.
+
+        In a process group the estimators' gradients are averaged over the
+        ranks, so their weights stay identical. Returns the last
+        log-likelihood, or None when nothing was updated.
+        """
         if not self.mi_steps or "club" not in self.criterion_.active_terms():
             return None
         net = self.module_
-        detached = {k: {m: v.detach() for m, v in d.items()} for k, d in outputs.items()}
+        detached = {k: {m: v.detach().float() for m, v in d.items()} for k, d in outputs.items()}
         params = list(net.estimator_parameters())
         for _ in range(self.mi_steps):
             self.mi_optimizer_.zero_grad(set_to_none=True)
             loglik = net.estimator_log_likelihood(detached)
             (-loglik).backward()
-            self.context.all_reduce_grads_(params)
+            if self.context is not None:
+                self.context.all_reduce_grads_(params)
             self.mi_optimizer_.step()
         if self.mi_scheduler_ is not None:
             self.mi_scheduler_.step()
         return loglik.item()
+
+    def draw_loss_randomness(self, n_samples, n_windows):
+        """CLUB permutation and CPC cut from :attr:`loss_generator_` (same on all ranks)."""
+        g = self.loss_generator_
+        perm = torch.randperm(n_samples, generator=g).to(self.device)
+        lo, hi = self.module_.cpc.cut_range(n_windows)
+        cut = int(torch.randint(lo, hi + 1, (1,), generator=g).item()) if hi >= lo else 0
+        return perm, cut
+
+    def loss_parts(self, x, outputs, perm, cut):
+        """Named loss components of the (global) batch; the inputs are gathered too."""
+        if self.context is not None:
+            with torch.no_grad():
+                x = self._gather(x)
+        with self._autocast():
+            return self.module_.loss_parts(outputs, x, perm, cut,
+                                           terms=self.criterion_.active_terms())
 
     def reduce_gradients(self):
         """Average the main parameters' gradients over the ranks."""
         if self.context is not None:
             self.context.all_reduce_grads_([p for _, p in self.get_all_learnable_params()])
 
+    # -------------------------------------------------------------- the step
+    def train_step(self, batch, **fit_params):
+        """One pre-training step: local forward, gather, CLUB updates, losses, backward,
+        gradient average, optimiser step."""
+        self._set_training(True)
+        x = self._batch_inputs(batch)
+        outputs = self.gather_outputs(self.forward_local(x))
+        loglik = self.update_estimators(outputs)
+        z0 = next(iter(outputs["z"].values()))
+        perm, cut = self.draw_loss_randomness(z0.shape[0], z0.shape[1])
+        parts = self.loss_parts(x, outputs, perm, cut)
+        loss = self.criterion_(parts).float()
+        self._zero_grad_optimizer()
+        if self.grad_scaler_ is not None:
+            self.grad_scaler_.scale(loss).backward()
+        else:
+            loss.backward()
+        self.notify("on_grad_computed", named_parameters=list(self.get_all_learnable_params()),
+                    batch=batch)
+        self.reduce_gradients()
+        if self.grad_scaler_ is not None:
+            # identical (averaged) gradients on every rank: every rank skips the same steps
+            self.grad_scaler_.step(self.optimizer_)
+            self.grad_scaler_.update()
+        else:
+            self._step_optimizer()
+        if loglik is not None:
+            self.history.record_batch("mi_loglik", loglik)
+        for name, value in parts.items():
+            self.history.record_batch(name, value.item())
+        return {"loss": loss.detach(), "y_pred": None}
 
-__all__ = ["DataParallelPretrainer"]
+    def validation_step(self, batch, **fit_params):
+        """Loss components on held-out data (evaluation mode, no gradient)."""
+        self._set_training(False)
+        x = self._batch_inputs(batch)
+        with torch.no_grad():
+            outputs = self.gather_outputs(self.forward_local(x))
+            z0 = next(iter(outputs["z"].values()))
+            perm, cut = self.draw_loss_randomness(z0.shape[0], z0.shape[1])
+            loss = self.criterion_(self.loss_parts(x, outputs, perm, cut))
+        return {"loss": loss, "y_pred": None}
+
+
+
+
+
+def pretrainer_setup(data, *, device, seed, batch_size, context=None, precision="float32",
+                     compile=False):  # noqa: A002
+    """Which pre-training net to build, and its extra arguments.
+
+    Parameters
+    ----------
+    data : dict of str -> ndarray
+        The (standardised) pre-training data, identical on every rank.
+    device : torch.device
+    seed : int
+        The run's seed.
+    batch_size : int
+        The (global) batch.
+    context : mne_m2s.distributed.DistContext | None
+    precision : str
+    compile : bool
+
+    Returns
+    -------
+    cls : type
+        :class:`~mne_m2s.training.M2SPretrainer` when nothing of this module
+        is needed (one process, float32, not CUDA, not compiled: unchanged
+        behaviour), else :class:`DataParallelPretrainer`.
+    kwargs : dict
+        Extra constructor arguments of ``cls``.
+    steps_per_epoch : int | None
+        Optimiser steps per epoch when the batches are cut here (None: skorch's).
+
+    Notes
+    -----
+    Data-parallel runs draw the shuffling, the CLUB permutation and the CPC
+    cut from generators seeded from ``seed`` (the same on every rank) and
+    re-seed torch's default generator, which draws the dropout masks, with
+    ``(seed, rank)`` so that the ranks' masks are independent. Call inside
+    :func:`~mne_m2s.training.seeded`, after the network is built.
+    """
+    import numpy as np
+
+    from .distributed import ShardedBatches, n_global_batches, place_data
+
+    device = torch.device(device)
+    if precision == "float16" and device.type != "cuda":
+        raise ValueError(
+            f"precision='float16' (with a gradient scaler) is for CUDA devices, but the device "
+            f"is {device}. Use precision='bfloat16' on the CPU, or 'float32'."
+        )
+    if context is None and precision == "float32" and device.type != "cuda" and not compile:
+        return M2SPretrainer, {}, None
+    shuffle_seed, loss_seed = np.random.SeedSequence(seed).generate_state(2, np.uint64)
+    tensors, non_blocking = place_data(data, device)
+    world = 1 if context is None else context.world_size
+    batches = ShardedBatches(
+        tensors, batch_size, torch.Generator().manual_seed(int(shuffle_seed)), context=context,
+        device=device, non_blocking=non_blocking,
+    )
+    if context is not None:
+        rank_seed = np.random.SeedSequence([seed, context.rank]).generate_state(1, np.uint64)[0]
+        torch.default_generator.manual_seed(int(rank_seed))
+        if device.type == "cuda":
+            torch.cuda.manual_seed(int(rank_seed))
+    kwargs = dict(context=context, batches=batches, precision=precision,
+                  loss_seed=int(loss_seed), compile=compile)
+    n = len(next(iter(data.values())))
+    return DataParallelPretrainer, kwargs, n_global_batches(n, batch_size, world)
+
+
+__all__ = ["PRECISIONS", "DataParallelPretrainer", "pretrainer_setup"]

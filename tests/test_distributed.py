@@ -112,7 +112,8 @@ def test_shard_sizes_and_batch_count():
     assert shard_sizes(7, 3) == (3, 2, 2)
     assert n_global_batches(10, 4, 2) == 3  # 4 + 4 + 2
     assert n_global_batches(9, 4, 2) == 2  # a tail of 1 < 2 ranks is left out
-    assert n_global_batches(9, 4, 1) == 3
+    assert n_global_batches(9, 4, 1) == 2  # nor a tail of a single sample
+    assert n_global_batches(10, 4, 1) == 3
 
 
 def test_no_context_outside_a_process_group():

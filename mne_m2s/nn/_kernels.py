@@ -48,6 +48,8 @@ class FoldedSTSCore(torch.autograd.Function):
     """
 
     @staticmethod
+    # under CPU autocast (precision="bfloat16"/"float16") this kernel runs in float32
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
     def forward(ctx, xq, xk, a, m, chunk=None):
         n, c, b = xq.shape
         h = a.shape[0]
@@ -81,6 +83,7 @@ class FoldedSTSCore(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         xq, xk, a, m, y, neg_lse = ctx.saved_tensors
