@@ -89,7 +89,10 @@ def check_writable_dir(directory, what):
             "permissions."
         ) from err
     finally:
-        probe.unlink(missing_ok=True)
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
     return directory
 
 
