@@ -4,7 +4,7 @@ A checkpoint holds everything a pre-training run needs to continue as if it
 had never stopped: the network (CLUB estimators included), both optimisers,
 both learning-rate schedulers, the random generators (torch's default CPU
 generator of every rank, the CUDA generator, the shared generator of
-data-parallel runs), the epoch, the history and a description of the run
+data-parallel runs, the generator of the losses' draws), the epoch, the history and a description of the run
 (settings, data digest, world size) that a resume must match.
 
 Files are written with :func:`torch.save` to a temporary file in the same
@@ -173,6 +173,17 @@ def _cosine_callback(net):
     return None
 
 
+def _generators(net):
+    """The net's own generators: the losses' draws and, when batches are cut here, shuffling."""
+    gens = {}
+    if getattr(net, "loss_generator_", None) is not None:
+        gens["loss_rng"] = net.loss_generator_
+    batches = getattr(net, "batches", None)
+    if batches is not None:
+        gens["shuffle_rng"] = batches.generator
+    return gens
+
+
 class PretrainCheckpoint(Callback):
     """Write a pre-training checkpoint every ``every`` epochs; restore one on resume.
 
@@ -225,8 +236,8 @@ class PretrainCheckpoint(Callback):
             state["mi_scheduler"] = net.mi_scheduler_.state_dict()
         if cosine is not None and getattr(cosine, "lr_scheduler_", None) is not None:
             state["scheduler"] = cosine.lr_scheduler_.state_dict()
-        if getattr(net, "shared_generator_", None) is not None:
-            state["shared_rng"] = net.shared_generator_.get_state()
+        for key, gen in _generators(net).items():
+            state[key] = gen.get_state()
         if getattr(net, "grad_scaler_", None) is not None:
             state["grad_scaler"] = net.grad_scaler_.state_dict()
         return state
@@ -242,8 +253,9 @@ class PretrainCheckpoint(Callback):
         if cosine is not None and getattr(cosine, "lr_scheduler_", None) is not None:
             cosine.lr_scheduler_.load_state_dict(state["scheduler"])
             cosine.batch_idx_ = cosine.lr_scheduler_.last_epoch
-        if getattr(net, "shared_generator_", None) is not None and "shared_rng" in state:
-            net.shared_generator_.set_state(state["shared_rng"])
+        for key, gen in _generators(net).items():
+            if key in state:
+                gen.set_state(state[key])
         if getattr(net, "grad_scaler_", None) is not None and "grad_scaler" in state:
             net.grad_scaler_.load_state_dict(state["grad_scaler"])
         rank = 0 if self.context is None else self.context.rank

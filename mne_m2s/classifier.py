@@ -15,7 +15,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, column_or_1d
 from skorch.dataset import Dataset
 
-from .checkpoint import checkpoint_setup
 from .distributed import check_ranks, data_fingerprint, get_context
 from .modalities import (
     DEFAULT_MODALITY_MAP,
@@ -23,18 +22,13 @@ from .modalities import (
     as_feature_dict,
 )
 from .nn.encoders import ClassifierHead, EREncoder, ModalityEmbedder, Projection
-from .nn.m2s import M2SNetwork
 from .training import (
-    EpochProgressBar,
     FineTuneModule,
-    WeightedLoss,
     batched_forward,
-    cosine_schedule,
     make_classifier_net,
-    n_batches,
+    pretrain_network,
     seeded,
 )
-from .training_dp import pretrainer_setup
 from .utils._checks import (
     check_float,
     check_int,
@@ -426,7 +420,6 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         specs = {m: ModalitySpec.from_array(m, a) for m, a in data.items()}
         scalers = {m: self._fit_scaler(a) for m, a in data.items()}
         data = {m: _apply_scaler(scalers[m], a) for m, a in data.items()}
-        n = len(next(iter(data.values())))
         device = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
         if context is not None:  # random_state=None: rank 0's draw, for every rank
@@ -439,60 +432,33 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             "club": self.club_weight,
         }
         verbose = self.verbose if context is None or context.is_main else 0  # rank 0 reports
-        bs = min(self.pretrain_batch_size, n)
         old_level = set_log_level("INFO" if verbose >= 2 else None)
         try:
-            with seeded(seed, device):
-                network = M2SNetwork(
-                    {m: (s.n_features, s.n_bands) for m, s in specs.items()},
-                    cpc_steps=self.cpc_steps,
-                    **config,
-                )
-                # M2SPretrainer unless data-parallel, CUDA, mixed precision or compiled
-                net_cls, net_extra, steps = pretrainer_setup(
-                    data, device=device, seed=seed, batch_size=bs, context=context,
-                    precision=self.precision, compile=self.compile,
-                )
-                total_steps = self.pretrain_max_epochs * (steps or n_batches(n, bs))
-                callbacks = [("cosine", cosine_schedule(total_steps))]
-                if verbose:
-                    callbacks.append(("progress", EpochProgressBar("pre-training")))
-                callbacks.extend(self.pretrain_callbacks or [])
-                checkpoint, done = checkpoint_setup(
-                    self.checkpoint_dir, self.checkpoint_every, self.resume, run_meta,
-                    self.pretrain_max_epochs, context=context,
-                )
-                if checkpoint is not None:  # last: sees the full epoch row, restores last
-                    callbacks.append(("checkpoint", checkpoint))
-                net = net_cls(
-                    network,
-                    WeightedLoss(weights),
-                    optimizer=torch.optim.Adam,
-                    optimizer__weight_decay=self.pretrain_weight_decay,
-                    lr=self.pretrain_lr,
-                    max_epochs=self.pretrain_max_epochs,
-                    batch_size=bs,
-                    iterator_train__shuffle=True,
-                    train_split=None,
-                    callbacks=callbacks,
-                    device=str(device),
-                    mi_steps=self.mi_steps,
-                    mi_lr=self.pretrain_lr,
-                    mi_weight_decay=self.pretrain_weight_decay,
-                    mi_total_steps=total_steps,
-                    **net_extra,
-                )
-                logger.info("Pre-training M2S on %s (%d samples) on %s", list(specs), n, device)
-                if done < self.pretrain_max_epochs:
-                    net.fit(data, None, epochs=self.pretrain_max_epochs - done)
-                else:  # the checkpoint holds the finished run
-                    net.initialize()
-                    checkpoint.restore(net, checkpoint.resume_state)
+            network, history, settings = pretrain_network(
+                data,
+                config,
+                weights=weights,
+                cpc_steps=self.cpc_steps,
+                mi_steps=self.mi_steps,
+                max_epochs=self.pretrain_max_epochs,
+                batch_size=self.pretrain_batch_size,
+                lr=self.pretrain_lr,
+                weight_decay=self.pretrain_weight_decay,
+                device=device,
+                seed=seed,
+                callbacks=list(self.pretrain_callbacks or []),
+                progress_bar=bool(verbose),
+                # data-parallel / GPU speed / checkpoint options (mne_m2s.distributed, .checkpoint)
+                context=context,
+                precision=self.precision,
+                compile=self.compile,
+                checkpoint=(self.checkpoint_dir, self.checkpoint_every, self.resume, run_meta),
+            )
         finally:
             set_log_level(old_level)
-        network = net.module_.to("cpu").eval()
+        config = dict(config, cpc_steps=network.cpc.n_steps)
         self.pretrained = PretrainedM2S(
-            network, specs, scalers, config, net.history, extractors=extractors
+            network, specs, scalers, config, history, extractors=extractors
         )
         self.device_ = device
         self._reset_fitted()

@@ -42,9 +42,8 @@ class DataParallelPretrainer(M2SPretrainer):
         Autocast dtype of the forward pass and the losses; float16 adds a
         gradient scaler.
     loss_seed : int | None
-        Seed of the generator of the CLUB permutation and the CPC cut (the
-        same on every rank). None: drawn from torch's default generator
-        when the net is initialised.
+        Seed of :attr:`loss_generator_`, the generator of the CLUB
+        permutation and the CPC cut (the same on every rank).
     compile : bool
         Compile the ER encoders with :meth:`torch.nn.Module.compile`.
     **kwargs
@@ -52,7 +51,6 @@ class DataParallelPretrainer(M2SPretrainer):
 
     Attributes
     ----------
-    loss_generator_ : torch.Generator
     grad_scaler_ : torch.amp.GradScaler | None
         float16 only.
     """
@@ -63,11 +61,10 @@ class DataParallelPretrainer(M2SPretrainer):
             raise ValueError(
                 f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}."
             )
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, loss_seed=loss_seed, **kwargs)
         self.context = context
         self.batches = batches
         self.precision = precision
-        self.loss_seed = loss_seed
         self.compile_encoders = compile
 
     # ---------------------------------------------------------------- set-up
@@ -77,11 +74,6 @@ class DataParallelPretrainer(M2SPretrainer):
         if self.context is not None:
             # identical already (same seed on every rank); made certain here
             self.context.broadcast_module_(self.module_)
-        if not hasattr(self, "loss_generator_"):
-            seed = self.loss_seed
-            if seed is None:
-                seed = int(torch.randint(0, 2**62, (1,)).item())
-            self.loss_generator_ = torch.Generator().manual_seed(int(seed))
         device = torch.device(self.device)
         self.grad_scaler_ = (
             torch.amp.GradScaler(device.type) if self.precision == "float16" else None
@@ -139,14 +131,6 @@ class DataParallelPretrainer(M2SPretrainer):
         if self.mi_scheduler_ is not None:
             self.mi_scheduler_.step()
         return loglik.item()
-
-    def draw_loss_randomness(self, n_samples, n_windows):
-        """CLUB permutation and CPC cut from :attr:`loss_generator_` (same on all ranks)."""
-        g = self.loss_generator_
-        perm = torch.randperm(n_samples, generator=g).to(self.device)
-        lo, hi = self.module_.cpc.cut_range(n_windows)
-        cut = int(torch.randint(lo, hi + 1, (1,), generator=g).item()) if hi >= lo else 0
-        return perm, cut
 
     def loss_parts(self, x, outputs, perm, cut):
         """Named loss components of the (global) batch; the inputs are gathered too."""

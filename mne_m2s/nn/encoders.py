@@ -64,7 +64,10 @@ class PostNormBlock(nn.Module):
 
 def _make_attention(kind, width, n_bands, n_heads, head_dim, dropout):
     if kind == "sts":
-        return STSAttention(n_bands, n_heads=n_heads, head_dim=head_dim, dropout=dropout)
+        # The block drops the attention output (``h + Dropout(STS(h))``); the
+        # reference's STS module has no output dropout of its own, so none here
+        # (passing ``dropout`` on would drop about 19 % of the residual, not 10 %).
+        return STSAttention(n_bands, n_heads=n_heads, head_dim=head_dim, dropout=0.0)
     if kind == "mha":
         return WindowAttention(width, n_heads=n_heads, head_dim=head_dim, dropout=dropout)
     return None
@@ -94,6 +97,18 @@ class EREncoder(nn.Module):
 
     Notes
     -----
+    Dropout sites, each at rate ``dropout`` (those of the reference):
+
+    * every block: the attention output before the residual sum
+      (``h + Dropout(attn(h))``) and the feed-forward network's two
+      (after the ReLU and after the second linear layer);
+    * STS attention (electrode modalities): nothing more — the reference's
+      STS module has no output dropout of its own;
+    * ordinary multi-head attention over windows (vector modalities and the
+      ``"mha"`` ablation): also on the attention weights, the semantics of a
+      standard transformer layer (:class:`torch.nn.TransformerEncoderLayer`,
+      which the reference uses for these encoders).
+
     Only the ``n_layers`` blocks are registered (the reference also registered
     the template block it copied, about a million parameters that never
     receive a gradient).
