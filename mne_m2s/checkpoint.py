@@ -3,9 +3,10 @@
 A checkpoint holds everything a pre-training run needs to continue as if it
 had never stopped: the network (CLUB estimators included), both optimisers,
 both learning-rate schedulers, the random generators (torch's default CPU
-generator of every rank, the CUDA generator, the shared generator of
-data-parallel runs, the generator of the losses' draws), the epoch, the history and a description of the run
-(settings, data digest, world size) that a resume must match.
+generator of every rank, the CUDA generator, the generator of the losses'
+draws, the shuffling generator of data-parallel runs), the epoch, the history
+and a description of the run (settings, data digest, world size) that a
+resume must match.
 
 Files are written with :func:`torch.save` to a temporary file in the same
 folder, flushed to disk and moved over the previous checkpoint with
