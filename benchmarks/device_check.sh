@@ -11,7 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 OUT=${1:-device-check}
-mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 if ! "$PY" -c 'import torch' 2>/dev/null; then
@@ -26,6 +25,7 @@ if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1
 fi
 "$PY" -c 'import torch; print("GPU:", torch.cuda.get_device_name(0), "| torch", torch.__version__, "| CUDA", torch.version.cuda)'
 t0=$(date +%s)
+mkdir -p "$OUT"
 
 echo "== 1/3 CUDA tests"
 # every test whose name or body mentions CUDA (the others run in CI on CPU)
@@ -50,7 +50,7 @@ import torch.distributed  # noqa: F401
 from mne_m2s import M2SClassifier
 from mne_m2s.datasets import SEEDIV
 from mne_m2s.paradigms import EmotionParadigm
-from mne_m2s.persistence import PretrainedM2S
+from mne_m2s import PretrainedM2S
 
 X, y, _ = EmotionParadigm(n_windows=2).get_data(SEEDIV(path=sys.argv[2], level="features"),
                                                 subjects=[1])

@@ -91,6 +91,32 @@ def _pretrain_and_save(rank, out_dir):
     return state, history
 
 
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupted_and_resumed(out_dir):
+    """Both ranks stop after epoch 2 (checkpoint of epoch 1 on disk), then resume."""
+    from skorch.callbacks import Callback
+
+    from mne_m2s import M2SClassifier
+
+    class Stop(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise _Interrupt
+
+    X, _ = _data()
+    ckpt = f"{out_dir}/ckpt"
+    try:
+        M2SClassifier(**TINY, checkpoint_dir=ckpt, checkpoint_every=1,
+                      pretrain_callbacks=[("stop", Stop())]).pretrain(X)
+    except _Interrupt:
+        pass
+    clf = M2SClassifier(**TINY, checkpoint_dir=ckpt, checkpoint_every=1, resume=True).pretrain(X)
+    return {k: v.numpy().copy() for k, v in clf.pretrained.network.state_dict().items()}
+
+
 def _errors(rank):
     from mne_m2s import M2SClassifier
 
@@ -119,6 +145,7 @@ def _worker(rank, world_size, out_dir):
         "step": _step_equivalence(context),
         "errors": _errors(rank),
         "pretrain": _pretrain_and_save(rank, out_dir),
+        "resumed": _interrupted_and_resumed(out_dir),
     }
 
 
@@ -148,6 +175,14 @@ def test_ranks_end_with_bit_identical_weights(two_ranks):
         np.testing.assert_array_equal(s0[k], s1[k], err_msg=k)
     assert h0 == h1 and len(h0) == TINY["pretrain_max_epochs"]
     assert np.isfinite(h0).all() and h0[-1] < h0[0]
+
+
+def test_interrupted_data_parallel_run_resumes_to_the_uninterrupted_weights(two_ranks):
+    results, _ = two_ranks
+    for res in results:
+        uninterrupted, resumed = res["pretrain"][0], res["resumed"]
+        for k in uninterrupted:
+            np.testing.assert_array_equal(resumed[k], uninterrupted[k], err_msg=k)
 
 
 def test_model_saved_by_rank_0_predicts_in_one_process(two_ranks):
