@@ -83,6 +83,13 @@ class DataParallelPretrainer(M2SPretrainer):
                 encoder.compile()
         return self
 
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Undo :meth:`torch.nn.Module.compile` so the trained network is a plain module."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        if self.compile_encoders:
+            for encoder in self.module_.encoders.values():
+                encoder._compiled_call_impl = None  # what Module.compile() set
+
     def get_iterator(self, dataset, training=False):
         if training and self.batches is not None:
             return self.batches
