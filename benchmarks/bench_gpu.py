@@ -1,7 +1,7 @@
 """Speed of M2S on a CUDA GPU at the paper's SEED configuration; prints JSON.
 
 The figures of ``benchmarks/bench_pretrain.py`` measured on CUDA, once in
-float32 and once with bfloat16 autocast (``precision="bfloat16"``), plus the
+float32 and once with bfloat16 autocast (``precision="bf16"``), plus the
 wall-clock minutes of one SEED-sized subject-session: pre-training with the
 paper's defaults (200 epochs, batch 512) on 2,010 samples of 5 windows of
 62 x 5 DE + 33 eye features, then fine-tuning (200 epochs) and predicting the
@@ -21,7 +21,7 @@ Refuses to run (exit status 2, a message on stderr) where CUDA is not
 available: the CPU figures come from ``bench_pretrain.py``.
 
 Usage: ``python benchmarks/bench_gpu.py [--steps 20] [--device cuda]
-[--precisions float32 bfloat16] [--no-session]``.
+[--precisions float32 bf16] [--no-session]``.
 """
 
 import argparse
@@ -131,8 +131,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="timed pre-training steps")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"],
-                        choices=("float32", "bfloat16", "float16"))
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bf16"],
+                        choices=("float32", "bf16", "fp16"))
     parser.add_argument("--no-session", action="store_true",
                         help="skip the SEED-sized subject-session run")
     args = parser.parse_args(argv)
@@ -146,7 +146,7 @@ def main(argv=None):
     def sync():
         torch.cuda.synchronize(device)
 
-    short = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+    short = {"float32": "fp32", "bf16": "bf16", "fp16": "fp16"}
     out = {
         "device": torch.cuda.get_device_name(device),
         "torch": torch.__version__,

@@ -334,9 +334,9 @@ def _add_pretrain_parser(sub):
                           help="torch device: auto (default), cpu, cuda, cuda:N, mps; under "
                                "torchrun with cuda each process uses cuda:LOCAL_RANK")
     pretrain.add_argument("--precision", default="float32",
-                          choices=("float32", "bfloat16", "float16"),
-                          help="float32 (default), bfloat16 autocast, or float16 autocast "
-                               "with a gradient scaler (CUDA)")
+                          choices=("float32", "bf16", "fp16"),
+                          help="float32 (default), bf16 (bfloat16 autocast) or fp16 (float16 "
+                               "autocast with a gradient scaler; CUDA)")
     pretrain.add_argument("--epochs", type=int, default=None, metavar="N",
                           help="pre-training epochs (default: the paper's 200)")
     pretrain.add_argument("--batch-size", type=int, default=None, metavar="B",

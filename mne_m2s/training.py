@@ -160,6 +160,9 @@ class M2SPretrainer(NeuralNet):
         Seed of :attr:`loss_generator_`, the generator of the CLUB permutation
         and the CPC cut. None draws it from torch's default generator when the
         net is initialised (so :func:`seeded` fixes it).
+    precision : {"float32", "bf16"}
+        ``"bf16"`` runs the forward pass and the losses under bfloat16
+        autocast (parameters, gradients and optimiser state stay float32).
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
 
@@ -181,14 +184,25 @@ class M2SPretrainer(NeuralNet):
         mi_weight_decay=1e-4,
         mi_total_steps=None,
         loss_seed=None,
+        precision="float32",
         **kwargs,
     ):
         super().__init__(module, criterion, *args, **kwargs)
+        self.precision = precision
         self.mi_steps = mi_steps
         self.mi_lr = mi_lr
         self.mi_weight_decay = mi_weight_decay
         self.mi_total_steps = mi_total_steps
         self.loss_seed = loss_seed
+
+    def _autocast(self):
+        """bfloat16 autocast context when ``precision="bf16"`` (else a no-op)."""
+        if self.precision not in ("float32", "bf16"):
+            raise ValueError(
+                f"precision must be 'float32' or 'bf16', got {self.precision!r}."
+            )
+        return torch.autocast(device_type=torch.device(self.device).type,
+                              dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @property
     def _default_callbacks(self):
@@ -259,8 +273,8 @@ class M2SPretrainer(NeuralNet):
             return None
         net = self.module_
         detached = {
-            "z": {m: v.detach() for m, v in outputs["z"].items()},
-            "u": {m: v.detach() for m, v in outputs["u"].items()},
+            "z": {m: v.detach().float() for m, v in outputs["z"].items()},
+            "u": {m: v.detach().float() for m, v in outputs["u"].items()},
         }
         for _ in range(self.mi_steps):
             self.mi_optimizer_.zero_grad(set_to_none=True)
@@ -312,12 +326,14 @@ class M2SPretrainer(NeuralNet):
         """One pre-training step (see the class docstring for its six parts)."""
         self._set_training(True)
         x = self._batch_inputs(batch)
-        outputs = self.gather_outputs(self.forward_local(x))  # (1), (2)
+        with self._autocast():
+            outputs = self.gather_outputs(self.forward_local(x))  # (1), (2)
         loglik = self.update_estimators(outputs)  # (3)
         z0 = next(iter(outputs["z"].values()))
         perm, cut = self.draw_loss_randomness(z0.shape[0], z0.shape[1])  # (4)
-        parts = self.loss_parts(x, outputs, perm, cut)
-        loss = self.criterion_(parts)
+        with self._autocast():
+            parts = self.loss_parts(x, outputs, perm, cut)
+            loss = self.criterion_(parts)
         self._zero_grad_optimizer()
         loss.backward()  # (5)
         self.notify("on_grad_computed", named_parameters=list(self.get_all_learnable_params()),
@@ -543,10 +559,10 @@ def pretrain_network(
     weight_decay,
     device,
     seed,
+    precision="float32",
     callbacks=None,
     progress_bar=False,
     context=None,
-    precision="float32",
     compile=False,  # noqa: A002 - skorch's name for the same option
     checkpoint=None,
 ):
@@ -567,14 +583,15 @@ def pretrain_network(
     device : torch.device
     seed : int
         Seeds every draw (initialisation, shuffling, dropout, the losses' draws).
+    precision : {"float32", "bf16", "fp16"}
+        See :class:`M2SPretrainer`; ``"fp16"`` (CUDA) is
+        :class:`~mne_m2s.training_dp.DataParallelPretrainer`'s.
     callbacks : list | None
         Extra skorch callbacks.
     progress_bar : bool
         Show a tqdm bar over epochs.
     context : mne_m2s.distributed.DistContext | None
         Process group of data-parallel pre-training (None: one process).
-    precision : {"float32", "bfloat16", "float16"}
-        Autocast dtype of the forward pass and the losses.
     compile : bool
         Compile the ER encoders.
     checkpoint : tuple | None
@@ -638,6 +655,7 @@ def pretrain_network(
             mi_lr=lr,
             mi_weight_decay=weight_decay,
             mi_total_steps=total_steps,
+            precision=precision,
             **net_extra,
         )
         logger.info("Pre-training M2S on %s (%d samples) on %s", list(specs), n, device)

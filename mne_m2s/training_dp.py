@@ -13,20 +13,18 @@ batch):
   identically on every rank; the CLUB estimators train on the gathered,
   detached batch and their gradients are averaged over the ranks;
 * the main gradients are averaged over the ranks before the optimiser step;
-* forward and losses run under :func:`torch.autocast` for ``"bfloat16"`` and
-  ``"float16"``; float16 scales the loss with :class:`torch.amp.GradScaler`;
+* ``precision="fp16"`` (CUDA): float16 autocast, and the loss is scaled with
+  :class:`torch.amp.GradScaler` (``"bf16"`` is the base class's autocast);
 * batches come from :class:`~mne_m2s.distributed.ShardedBatches`, cut where
   the data already are (on the device), not from a DataLoader.
 """
-
-import contextlib
 
 import torch
 
 from .training import M2SPretrainer
 
 #: Values of the ``precision`` option and their autocast dtypes.
-PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+PRECISIONS = {"float32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class DataParallelPretrainer(M2SPretrainer):
@@ -38,8 +36,8 @@ class DataParallelPretrainer(M2SPretrainer):
         The process group (None: one process).
     batches : mne_m2s.distributed.ShardedBatches | None
         Training batches replacing skorch's DataLoader (None: the DataLoader).
-    precision : {"float32", "bfloat16", "float16"}
-        Autocast dtype of the forward pass and the losses; float16 adds a
+    precision : {"float32", "bf16", "fp16"}
+        Autocast dtype of the forward pass and the losses; fp16 adds a
         gradient scaler.
     loss_seed : int | None
         Seed of :attr:`loss_generator_`, the generator of the CLUB
@@ -61,10 +59,9 @@ class DataParallelPretrainer(M2SPretrainer):
             raise ValueError(
                 f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}."
             )
-        super().__init__(*args, loss_seed=loss_seed, **kwargs)
+        super().__init__(*args, loss_seed=loss_seed, precision=precision, **kwargs)
         self.context = context
         self.batches = batches
-        self.precision = precision
         self.compile_encoders = compile
 
     # ---------------------------------------------------------------- set-up
@@ -76,7 +73,7 @@ class DataParallelPretrainer(M2SPretrainer):
             self.context.broadcast_module_(self.module_)
         device = torch.device(self.device)
         self.grad_scaler_ = (
-            torch.amp.GradScaler(device.type) if self.precision == "float16" else None
+            torch.amp.GradScaler(device.type) if self.precision == "fp16" else None
         )
         if self.compile_encoders:
             for encoder in self.module_.encoders.values():
@@ -96,17 +93,12 @@ class DataParallelPretrainer(M2SPretrainer):
         return super().get_iterator(dataset, training=training)
 
     def _autocast(self):
-        dtype = PRECISIONS[self.precision]
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(torch.device(self.device).type, dtype=dtype)
+        """The base class's bf16 autocast, plus float16 autocast for ``"fp16"``."""
+        if self.precision != "fp16":
+            return super()._autocast()
+        return torch.autocast(torch.device(self.device).type, dtype=torch.float16)
 
     # ------------------------------------------------------------ the seams
-    def forward_local(self, x):
-        """One forward pass on this rank's batch (under autocast when asked)."""
-        with self._autocast():
-            return self.module_(**x)
-
     def _gather(self, tensors):
         return {m: self.context.gather_cat(v, self.batches.sizes) for m, v in tensors.items()}
 
@@ -144,9 +136,7 @@ class DataParallelPretrainer(M2SPretrainer):
         if self.context is not None:
             with torch.no_grad():
                 x = self._gather(x)
-        with self._autocast():
-            return self.module_.loss_parts(outputs, x, perm, cut,
-                                           terms=self.criterion_.active_terms())
+        return super().loss_parts(x, outputs, perm, cut)
 
     def reduce_gradients(self):
         """Average the main parameters' gradients over the ranks."""
@@ -159,12 +149,14 @@ class DataParallelPretrainer(M2SPretrainer):
         gradient average, optimiser step."""
         self._set_training(True)
         x = self._batch_inputs(batch)
-        outputs = self.gather_outputs(self.forward_local(x))
+        with self._autocast():
+            outputs = self.gather_outputs(self.forward_local(x))
         loglik = self.update_estimators(outputs)
         z0 = next(iter(outputs["z"].values()))
         perm, cut = self.draw_loss_randomness(z0.shape[0], z0.shape[1])
-        parts = self.loss_parts(x, outputs, perm, cut)
-        loss = self.criterion_(parts).float()
+        with self._autocast():
+            parts = self.loss_parts(x, outputs, perm, cut)
+            loss = self.criterion_(parts).float()
         self._zero_grad_optimizer()
         if self.grad_scaler_ is not None:
             self.grad_scaler_.scale(loss).backward()
@@ -189,7 +181,7 @@ class DataParallelPretrainer(M2SPretrainer):
         """Loss components on held-out data (evaluation mode, no gradient)."""
         self._set_training(False)
         x = self._batch_inputs(batch)
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             outputs = self.gather_outputs(self.forward_local(x))
             z0 = next(iter(outputs["z"].values()))
             perm, cut = self.draw_loss_randomness(z0.shape[0], z0.shape[1])
@@ -221,8 +213,8 @@ def pretrainer_setup(data, *, device, seed, batch_size, context=None, precision=
     -------
     cls : type
         :class:`~mne_m2s.training.M2SPretrainer` when nothing of this module
-        is needed (one process, float32, not CUDA, not compiled: unchanged
-        behaviour), else :class:`DataParallelPretrainer`.
+        is needed (one process, float32 or bf16, not CUDA, not compiled:
+        unchanged behaviour), else :class:`DataParallelPretrainer`.
     kwargs : dict
         Extra constructor arguments of ``cls``.
     steps_per_epoch : int | None
@@ -241,12 +233,12 @@ def pretrainer_setup(data, *, device, seed, batch_size, context=None, precision=
     from .distributed import ShardedBatches, n_global_batches, place_data
 
     device = torch.device(device)
-    if precision == "float16" and device.type != "cuda":
+    if precision == "fp16" and device.type != "cuda":
         raise ValueError(
-            f"precision='float16' (with a gradient scaler) is for CUDA devices, but the device "
-            f"is {device}. Use precision='bfloat16' on the CPU, or 'float32'."
+            f"precision='fp16' (with a gradient scaler) is for CUDA devices, but the device "
+            f"is {device}. Use precision='bf16' on the CPU, or 'float32'."
         )
-    if context is None and precision == "float32" and device.type != "cuda" and not compile:
+    if context is None and precision != "fp16" and device.type != "cuda" and not compile:
         return M2SPretrainer, {}, None
     shuffle_seed, loss_seed = np.random.SeedSequence(seed).generate_state(2, np.uint64)
     tensors, non_blocking = place_data(data, device)
@@ -260,8 +252,7 @@ def pretrainer_setup(data, *, device, seed, batch_size, context=None, precision=
         torch.default_generator.manual_seed(int(rank_seed))
         if device.type == "cuda":
             torch.cuda.manual_seed(int(rank_seed))
-    kwargs = dict(context=context, batches=batches, precision=precision,
-                  loss_seed=int(loss_seed), compile=compile)
+    kwargs = dict(context=context, batches=batches, loss_seed=int(loss_seed), compile=compile)
     n = len(next(iter(data.values())))
     return DataParallelPretrainer, kwargs, n_global_batches(n, batch_size, world)
 

@@ -133,10 +133,10 @@ def test_checkpoint_options_are_checked(tmp_path):
 
 
 def test_precision_options(uninterrupted):
-    bf16 = M2SClassifier(**dict(TINY, pretrain_max_epochs=1), precision="bfloat16")
+    bf16 = M2SClassifier(**dict(TINY, pretrain_max_epochs=1), precision="bf16")
     history = bf16.pretrain(_data()).pretrained.history[:, "train_loss"]
     assert np.isfinite(history).all()
-    with pytest.raises(ValueError, match="precision='float16' .* is for CUDA devices"):
-        M2SClassifier(**TINY, precision="float16").pretrain(_data())
+    with pytest.raises(ValueError, match="precision='fp16' .* is for CUDA devices"):
+        M2SClassifier(**TINY, precision="fp16").pretrain(_data())
     with pytest.raises(ValueError, match="'precision' parameter"):
         M2SClassifier(**TINY, precision="fp8").pretrain(_data())

@@ -30,7 +30,7 @@ def _data():
 
 
 @needs_cuda
-@pytest.mark.parametrize("precision", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize("precision", ["float32", "bf16", "fp16"])
 def test_cuda_pretraining_with_device_resident_batches(precision):
     X, y = _data()
     clf = M2SClassifier(**TINY, device="cuda", precision=precision).pretrain(X)

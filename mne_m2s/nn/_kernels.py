@@ -45,10 +45,12 @@ class FoldedSTSCore(torch.autograd.Function):
     probabilities are recomputed in the backward pass from the saved
     log-sum-exp, so nothing of size ``N x H x C x C`` is ever materialised and
     the backward pass is the usual ``dS = P * (dP - rowsum(O * G))``.
+
+    Under autocast (``precision="bf16"``) the core runs in float32: its
+    inputs are cast (``torch.amp.custom_fwd``); it is a small part of the step.
     """
 
     @staticmethod
-    # under CPU autocast (precision="bfloat16"/"float16") this kernel runs in float32
     @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
     def forward(ctx, xq, xk, a, m, chunk=None):
         n, c, b = xq.shape
@@ -83,8 +85,8 @@ class FoldedSTSCore(torch.autograd.Function):
         return out
 
     @staticmethod
-    @torch.amp.custom_bwd(device_type="cpu")
     @torch.autograd.function.once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad):
         xq, xk, a, m, y, neg_lse = ctx.saved_tensors
         chunk = ctx.chunk
