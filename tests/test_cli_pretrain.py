@@ -63,7 +63,7 @@ def test_pretrain_one_process_then_fine_tune(seed_iv, tmp_path, capsys):
 def test_pretrain_under_torchrun_two_gloo_ranks(seed_iv, tmp_path):
     out = tmp_path / "dp.m2s"
     proc = _torchrun(["--dataset", "SEED-IV", "--path", str(seed_iv), "--out", str(out),
-                      "--checkpoint-every", "1", *FAST])
+                      "--subjects", "1", "10", "--checkpoint-every", "1", *FAST])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("Pre-trained eeg, eye encoders") == 1  # rank 0 reports
     assert "on 2 processes" in proc.stdout and "6 subject-session(s)" in proc.stdout
@@ -71,7 +71,8 @@ def test_pretrain_under_torchrun_two_gloo_ranks(seed_iv, tmp_path):
     # resuming the finished data-parallel run (2 ranks) trains nothing and gives the same file
     again = tmp_path / "again.m2s"
     proc = _torchrun(["--dataset", "SEED-IV", "--path", str(seed_iv), "--out", str(again),
-                      "--checkpoint-dir", f"{out}.checkpoint", "--resume", *FAST])
+                      "--subjects", "1", "10", "--checkpoint-dir", f"{out}.checkpoint",
+                      "--checkpoint-every", "1", "--resume", *FAST])
     assert proc.returncode == 0, proc.stderr[-3000:]
     from mne_m2s import PretrainedM2S
 
@@ -84,8 +85,8 @@ def test_unwritable_out_fails_on_every_rank_without_a_file(seed_iv, tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("")
     out = blocker / "encoders.m2s"
-    proc = _torchrun(["--dataset", "SEED-IV", "--path", str(seed_iv), "--out", str(out), *FAST],
-                     timeout=240)
+    proc = _torchrun(["--dataset", "SEED-IV", "--path", str(seed_iv), "--out", str(out),
+                      "--subjects", "1", *FAST], timeout=240)
     assert proc.returncode != 0
     for rank in (0, 1):
         assert f"[rank {rank}/2] " in proc.stderr, proc.stderr[-3000:]
@@ -94,12 +95,12 @@ def test_unwritable_out_fails_on_every_rank_without_a_file(seed_iv, tmp_path):
 
 
 def test_pretrain_errors_in_one_process(seed_iv, tmp_path, capsys):
-    args = ["pretrain", "--dataset", "SEED-IV", "--path", str(seed_iv), *FAST]
+    args = ["pretrain", "--dataset", "SEED-IV", "--path", str(seed_iv), "--subjects", "1", *FAST]
     assert main([*args, "--out", str(tmp_path / "missing" / "e.m2s")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
-    assert main([*args, "--out", str(tmp_path / "e.m2s"), "--subjects", "99"]) == 2
+    assert main([*args[:-len(FAST)], "99", *FAST, "--out", str(tmp_path / "e.m2s")]) == 2
     assert "no subject(s) [99]" in capsys.readouterr().err
     assert main(["pretrain", "--dataset", "SEED-IV", "--path", str(tmp_path / "nowhere"),
                  "--out", str(tmp_path / "e.m2s"), *FAST]) == 2
