@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# GPU check of mne-m2s, for a machine with an NVIDIA GPU (< 8 minutes on one recent GPU):
+# GPU check of mne-m2s, for a machine with an NVIDIA GPU (< 8 minutes: each step has a timeout,
+# 120 + 240 + 100 + 60 s):
 #   1. the CUDA tests (tests that run only where torch.cuda.is_available(), e.g. the CUDA
 #      branch of STS attention against the CPU branch, and the classifier on cuda);
 #   2. benchmarks/bench_gpu.py (fp32 and bf16 step times, one SEED-sized subject-session);
@@ -29,7 +30,7 @@ mkdir -p "$OUT"
 
 echo "== 1/3 CUDA tests"
 # every test whose name or body mentions CUDA (the others run in CI on CPU)
-timeout 180 "$PY" -m pytest -q -x -k "cuda or gpu or device" \
+timeout 120 "$PY" -m pytest -q -x -k "cuda or gpu or device" \
     tests/test_nn_attention_kernels.py tests/test_classifier.py tests/test_distributed_cuda.py \
     2>&1 | tee "$OUT/cuda_tests.log"
 
@@ -40,11 +41,11 @@ cat "$OUT/bench_gpu.json"
 echo "== 3/3 nccl data-parallel smoke run (1 process, 1 GPU)"
 DATA="$OUT/seed_iv_fixture"
 "$PY" -c "import sys; sys.path.insert(0, 'tests'); from dataset_fixtures import write_seed_iv; write_seed_iv('$DATA', subjects=(1, 10), levels=('features',))"
-timeout 150 "$PY" -m torch.distributed.run --standalone --nproc-per-node 1 -m mne_m2s pretrain \
+timeout 100 "$PY" -m torch.distributed.run --standalone --nproc-per-node 1 -m mne_m2s pretrain \
     --dataset SEED-IV --path "$DATA" --out "$OUT/encoders.m2s" --device cuda --quick \
     --epochs 3 --batch-size 64 --n-windows 2 --cpc-steps 1 --checkpoint-every 1 \
     2>&1 | tee "$OUT/ddp_smoke.log"
-"$PY" - "$OUT/encoders.m2s" "$DATA" <<'PYEOF'
+timeout 60 "$PY" - "$OUT/encoders.m2s" "$DATA" <<'PYEOF'
 import sys
 import torch.distributed  # noqa: F401
 from mne_m2s import M2SClassifier
