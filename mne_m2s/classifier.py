@@ -11,6 +11,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, column
 from skorch.dataset import Dataset
 
 from ._persistence import PretrainedM2S, load_classifier, save_classifier
+from .distributed import check_ranks, data_fingerprint, get_context
 from .inputs import read_input, resolve_window
 from .modalities import DEFAULT_MODALITY_MAP, ModalitySpec
 from .nn.encoders import ClassifierHead
@@ -144,10 +145,12 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Epochs input: modality name -> scikit-learn transformer of Epochs
         (default: differential entropy for EEG, eye-movement and peripheral
         features).
-    precision : {"float32", "bf16"}
+    precision : {"float32", "bf16", "fp16"}
         Arithmetic of pre-training. ``"bf16"``: the forward pass and the
         losses run under CPU/GPU bfloat16 autocast (weights, optimiser state
         and gradients stay float32; faster on CPUs with AVX512-BF16 or AMX).
+        ``"fp16"`` (CUDA only): float16 autocast with a gradient scaler
+        (:class:`torch.amp.GradScaler`), for GPUs without bfloat16.
         Fine-tuning and prediction always run in float32.
     callbacks, pretrain_callbacks : list | None
         Extra skorch callbacks for fine-tuning / pre-training.
@@ -160,6 +163,18 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         CPU result.
     verbose : int
         0: silent; 1: progress bars; 2: also log every epoch.
+    compile : bool
+        Compile the ER encoders with :func:`torch.compile` for pre-training
+        (opt-in: it has not been measured to pay off yet).
+    checkpoint_dir : path-like | None
+        Folder of a pre-training checkpoint written every
+        ``checkpoint_every`` epochs (atomically; see :mod:`mne_m2s.checkpoint`).
+    checkpoint_every : int
+        Epochs between checkpoints.
+    resume : bool
+        Continue pre-training from the checkpoint in ``checkpoint_dir`` when
+        there is one (same data, settings and number of processes); the
+        result is that of an uninterrupted run (CPU).
     pretrained : PretrainedM2S | None
         Set by :meth:`pretrain` (or :meth:`PretrainedM2S.load`); kept by
         :func:`sklearn.base.clone` so each clone fine-tunes from the same
@@ -238,6 +253,10 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         precision="float32",
         callbacks=None,
         pretrain_callbacks=None,
+        compile=False,  # noqa: A002 - skorch's name for the same option
+        checkpoint_dir=None,
+        checkpoint_every=10,
+        resume=False,
         device="auto",
         random_state=None,
         verbose=0,
@@ -279,6 +298,10 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.precision = precision
         self.callbacks = callbacks
         self.pretrain_callbacks = pretrain_callbacks
+        self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -311,7 +334,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, inclusive=False)
         check_int("n_iter_no_change", self.n_iter_no_change, min_value=1)
         check_float("window", self.window, 0.0, inclusive=False, allow_none=True)
-        check_option("precision", self.precision, ("float32", "bf16"))
+        check_option("precision", self.precision, ("float32", "bf16", "fp16"))
         check_type("verbose", self.verbose, (int, np.integer), "int")
         check_float("verbose", float(self.verbose), min_value=0.0)
         if self.pretrained is not None:
@@ -320,6 +343,12 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_type(name, getattr(self, name), (list, tuple, type(None)), "list or None")
         for name in ("modality_map", "feature_extractors"):
             check_type(name, getattr(self, name), (dict, type(None)), "dict or None")
+        for name in ("compile", "resume"):
+            check_type(name, getattr(self, name), (bool, np.bool_), "bool")
+        check_int("checkpoint_every", self.checkpoint_every, min_value=1)
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir, the folder of the checkpoint to "
+                             "continue from.")
 
     def _config(self):
         return {k: getattr(self, k) for k in EMBEDDER_KEYS}
@@ -356,26 +385,50 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self : M2SClassifier
             With ``pretrained`` set; fitted fine-tuning state is cleared.
         """
-        self._check_params()
-        inputs = self._read(X, fitting=True)
+        # data-parallel inside a torch.distributed process group (mne_m2s.distributed): an
+        # error of one rank is raised on every rank, so that none waits in a collective
+        context = get_context()
+        try:
+            self._check_params()
+            inputs = self._read(X, fitting=True)
+            self._check_paired(inputs.data)
+        except Exception as err:
+            if context is None:
+                raise
+            context.raise_if_any(err)
+        if context is not None:
+            context.raise_if_any(None)
         self.pretrained = self._pretrain(inputs)
         self._reset_fitted()
         return self
 
-    def _pretrain(self, inputs):
-        """Pre-train on :class:`~mne_m2s.inputs.InputData`; returns a PretrainedM2S."""
-        data = inputs.data
+    @staticmethod
+    def _check_paired(data):
         if len(data) < 2:
             raise ValueError(
                 f"pretrain needs paired data of at least 2 modalities, got {len(data)} "
                 f"({', '.join(data) or 'none'}). Pass a dict such as "
                 "{'eeg': X_eeg, 'eye': X_eye} or Epochs with channels of several modalities."
             )
+
+    def _pretrain(self, inputs):
+        """Pre-train on :class:`~mne_m2s.inputs.InputData`; returns a PretrainedM2S."""
+        data = inputs.data
+        self._check_paired(data)
+        context = get_context()
+        run_meta = self._pretrain_settings()  # what every rank and a resumed run must share
+        if context is not None:
+            check_ranks(context, data, run_meta)
+        if context is not None or self.checkpoint_dir is not None:
+            run_meta = dict(run_meta, world_size=1 if context is None else context.world_size,
+                            data=data_fingerprint(data))
         specs = {m: ModalitySpec.from_array(m, a) for m, a in data.items()}
         scalers = {m: self._fit_scaler(a) for m, a in data.items()}
         data = {m: _apply_scaler(scalers[m], a) for m, a in data.items()}
         device = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
+        if context is not None:  # random_state=None: rank 0's draw, for every rank
+            seed = context.gather_objects(seed)[0]
         config = self._config()
         weights = {
             "contrastive": self.contrastive_weight,
@@ -383,7 +436,8 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             "recon": self.recon_weight,
             "club": self.club_weight,
         }
-        old_level = set_log_level("INFO" if self.verbose >= 2 else None)
+        verbose = self.verbose if context is None or context.is_main else 0  # rank 0 reports
+        old_level = set_log_level("INFO" if verbose >= 2 else None)
         try:
             network, history, settings = pretrain_network(
                 data,
@@ -397,9 +451,13 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 weight_decay=self.pretrain_weight_decay,
                 device=device,
                 seed=seed,
-                precision=self.precision,
                 callbacks=list(self.pretrain_callbacks or []),
-                progress_bar=bool(self.verbose),
+                progress_bar=bool(verbose),
+                # data-parallel / GPU speed / checkpoint options (mne_m2s.distributed, .checkpoint)
+                context=context,
+                precision=self.precision,
+                compile=self.compile,
+                checkpoint=(self.checkpoint_dir, self.checkpoint_every, self.resume, run_meta),
             )
         finally:
             set_log_level(old_level)
@@ -422,6 +480,15 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             network, specs, scalers, dict(config, cpc_steps=network.cpc.n_steps), history,
             extractors=inputs.extractors, training=training,
         )
+
+    def _pretrain_settings(self):
+        """Settings that every rank, and a resumed run, must share."""
+        names = ("embedding_dim", "attention", "n_layers", "n_heads", "head_dim", "ffn_dim",
+                 "dropout", "proj_dim", "contrastive_weight", "cpc_weight", "recon_weight",
+                 "club_weight", "mi_steps", "cpc_steps", "pretrain_max_epochs",
+                 "pretrain_batch_size", "pretrain_lr", "pretrain_weight_decay", "scale",
+                 "window", "random_state", "precision")
+        return {k: getattr(self, k) for k in names}
 
     def _fit_scaler(self, a):
         if not self.scale:

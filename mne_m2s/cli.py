@@ -12,6 +12,9 @@ Subcommands
     (:func:`~mne_m2s.evaluation.experiments.run_evaluation`).
 ``mne-m2s ablate``
     One of the paper's ablations (:func:`~mne_m2s.evaluation.ablation.run_ablation`).
+``mne-m2s pretrain``
+    One encoder set pre-trained on a whole dataset and saved to a model file;
+    data-parallel under ``torchrun --nproc-per-node N -m mne_m2s pretrain``.
 
 Each subcommand is a pair ``_add_<command>_parser(sub)`` / ``_<command>(args)``;
 :func:`build_parser` calls the ``_add_*`` functions of :data:`COMMANDS`. Only
@@ -46,6 +49,152 @@ def _settings_text(settings):
 def _estimator_verbose():
     # Per-epoch bars only where a terminal shows them; logs stay free of bar lines.
     return 1 if sys.stderr.isatty() else 0
+
+
+# ----------------------------------------------------------------- pretrain
+def _add_pretrain_parser(sub):
+    """The ``pretrain`` subcommand (corpus pre-training, data-parallel under torchrun)."""
+    pretrain = sub.add_parser(
+        "pretrain",
+        help="pre-train one encoder set on a whole dataset (data-parallel under torchrun)",
+        description=_paragraphs(
+            "Pre-train the M2S encoders on the unlabelled paired multimodal samples of every "
+            "selected subject and session of a dataset (feature level for the SEED family) and "
+            "save them to a model file; M2SClassifier(pretrained=PretrainedM2S.load(FILE)) "
+            "fine-tunes from it.",
+            "Started as `torchrun --nproc-per-node N -m mne_m2s pretrain ...` the pre-training "
+            "is data-parallel (gloo on CPU, nccl on GPUs, one GPU per process); --batch-size "
+            "stays the global batch. A checkpoint is written every --checkpoint-every epochs; "
+            "--resume continues from it to the result of an uninterrupted run.",
+        ),
+    )
+    pretrain.add_argument("--dataset", required=True, metavar="CODE",
+                          help="dataset code, e.g. SEED, SEED-IV, SEED-V, DEAP, DREAMER")
+    pretrain.add_argument("--path", required=True, metavar="DIR",
+                          help="root folder of the dataset's files")
+    pretrain.add_argument("--subjects", type=int, nargs="+", default=None, metavar="S",
+                          help="subjects to pre-train on (default: all; every session of each)")
+    pretrain.add_argument("--out", required=True, metavar="FILE",
+                          help="model file of the pre-trained encoders (written atomically)")
+    pretrain.add_argument("--resume", action="store_true",
+                          help="continue from the checkpoint in --checkpoint-dir if there is one")
+    pretrain.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                          help="folder of the checkpoint (default: FILE.checkpoint next to --out)")
+    pretrain.add_argument("--checkpoint-every", type=int, default=10, metavar="N",
+                          help="epochs between checkpoints (default 10)")
+    pretrain.add_argument("--device", default="auto",
+                          help="torch device: auto (default), cpu, cuda, cuda:N, mps; under "
+                               "torchrun with cuda each process uses cuda:LOCAL_RANK")
+    pretrain.add_argument("--precision", default="float32",
+                          choices=("float32", "bf16", "fp16"),
+                          help="float32 (default), bf16 (bfloat16 autocast) or fp16 (float16 "
+                               "autocast with a gradient scaler; CUDA)")
+    pretrain.add_argument("--epochs", type=int, default=None, metavar="N",
+                          help="pre-training epochs (default: the paper's 200)")
+    pretrain.add_argument("--batch-size", type=int, default=None, metavar="B",
+                          help="global batch (default: the paper's, 256 for SEED-IV, else 512)")
+    pretrain.add_argument("--n-windows", type=int, default=5, metavar="T",
+                          help="consecutive windows per sample (default 5, the paper's T)")
+    pretrain.add_argument("--cpc-steps", type=int, default=2, metavar="N",
+                          help="M2M CPC prediction steps (default 2, the paper's)")
+    pretrain.add_argument("--quick", action="store_true",
+                          help="the demo's small model and short schedule")
+    pretrain.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    pretrain.set_defaults(func=_pretrain)
+    return pretrain
+
+
+def _pretrain(args):
+    """``mne-m2s pretrain``: a thin layer over :func:`mne_m2s.corpus.pretrain_corpus`."""
+    from .distributed import DistributedError, get_context, init_from_env
+
+    try:
+        created, device = init_from_env(args.device)
+    except (RuntimeError, ValueError) as err:
+        return _fail("pretrain", str(err))
+    context = get_context()
+    where = f"[rank {context.rank}/{context.world_size}] " if context is not None else ""
+    try:
+        clf, meta, seconds = _pretrain_run(args, device, context)
+    except (DistributedError, OSError, ValueError, TypeError) as err:
+        return _fail("pretrain", where + str(err))
+    finally:
+        if created:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if context is None or context.is_main:
+        from .corpus import corpus_summary
+
+        info = corpus_summary(meta)
+        ranks = f" on {context.world_size} processes" if context is not None else ""
+        print(f"Pre-trained {', '.join(clf.pretrained.modalities)} encoders on "
+              f"{info['subjects']} subject(s), {info['sessions']} subject-session(s), "
+              f"{info['samples']} samples{ranks} in {seconds:.0f} s; wrote {args.out}.")
+    return 0
+
+
+def _pretrain_run(args, device, context):
+    from . import M2SClassifier
+    from .corpus import _collective, pretrain_corpus
+    from .datasets import get_dataset
+    from .datasets.base import DatasetLayoutError
+    from .paradigms import EmotionParadigm
+
+    def _setup():
+        for name in ("n_windows", "cpc_steps", "checkpoint_every"):
+            if getattr(args, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got "
+                                 f"{getattr(args, name)}.")
+        for name in ("epochs", "batch_size"):
+            if getattr(args, name) is not None and getattr(args, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got "
+                                 f"{getattr(args, name)}.")
+        problem = _check_device(device)
+        if problem:
+            raise ValueError(problem)
+        try:
+            probe = get_dataset(args.dataset)
+            kwargs = {"path": args.path}
+            if len(probe.levels) > 1:  # the feature level where there is one
+                kwargs["level"] = "features" if "features" in probe.levels else probe.level
+            dataset = get_dataset(args.dataset, **kwargs)
+            dataset._check_layout()  # what is missing where, how to fix it
+        except DatasetLayoutError as err:
+            raise ValueError(str(err)) from err
+        subjects = args.subjects or list(dataset.subject_list)
+        unknown = [s for s in subjects if s not in dataset.subject_list]
+        if unknown:
+            raise ValueError(f"{dataset.code} has no subject(s) {unknown}; subjects are "
+                             f"{dataset.subject_list}.")
+        return dataset, subjects
+
+    dataset, subjects = _collective(context, _setup)
+    if args.quick:
+        settings = dict(DEMO_SETTINGS, **QUICK_SETTINGS)
+    else:
+        settings = {"pretrain_batch_size": 256 if dataset.code == "SEED-IV" else 512}
+    if args.epochs is not None:
+        settings["pretrain_max_epochs"] = args.epochs
+    if args.batch_size is not None:
+        settings["pretrain_batch_size"] = args.batch_size
+    checkpoint_dir = args.checkpoint_dir or f"{args.out}.checkpoint"
+    verbose = _estimator_verbose() if context is None or context.is_main else 0
+    estimator = M2SClassifier(
+        **settings, cpc_steps=args.cpc_steps, device=device, precision=args.precision,
+        checkpoint_dir=checkpoint_dir, checkpoint_every=args.checkpoint_every,
+        resume=args.resume, random_state=args.seed, verbose=verbose,
+    )
+    if context is None or context.is_main:
+        print(f"mne-m2s pretrain: {dataset.code} ({dataset.level} level) from "
+              f"{dataset.data_path()}, subjects {subjects}"
+              + (f", {context.world_size} processes ({context.backend})" if context else ""),
+              flush=True)
+    t0 = time.perf_counter()
+    paradigm = EmotionParadigm(n_windows=args.n_windows)
+    clf, meta = pretrain_corpus(dataset, subjects, paradigm=paradigm, estimator=estimator,
+                                out=args.out)
+    return clf, meta, time.perf_counter() - t0
 
 
 def _check_device(device):
@@ -393,6 +542,7 @@ COMMANDS = {
     "datasets": _add_datasets_parser,
     "evaluate": _add_evaluate_parser,
     "ablate": _add_ablate_parser,
+    "pretrain": _add_pretrain_parser,
 }
 
 

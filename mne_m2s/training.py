@@ -562,6 +562,9 @@ def pretrain_network(
     precision="float32",
     callbacks=None,
     progress_bar=False,
+    context=None,
+    compile=False,  # noqa: A002 - skorch's name for the same option
+    checkpoint=None,
 ):
     """Build an :class:`~mne_m2s.nn.m2s.M2SNetwork` and pre-train it (SPEC.md §3.8).
 
@@ -580,12 +583,19 @@ def pretrain_network(
     device : torch.device
     seed : int
         Seeds every draw (initialisation, shuffling, dropout, the losses' draws).
-    precision : {"float32", "bf16"}
-        See :class:`M2SPretrainer`.
+    precision : {"float32", "bf16", "fp16"}
+        See :class:`M2SPretrainer`; ``"fp16"`` (CUDA) is
+        :class:`~mne_m2s.training_dp.DataParallelPretrainer`'s.
     callbacks : list | None
         Extra skorch callbacks.
     progress_bar : bool
         Show a tqdm bar over epochs.
+    context : mne_m2s.distributed.DistContext | None
+        Process group of data-parallel pre-training (None: one process).
+    compile : bool
+        Compile the ER encoders.
+    checkpoint : tuple | None
+        ``(checkpoint_dir, every, resume, meta)`` (see :mod:`mne_m2s.checkpoint`).
 
     Returns
     -------
@@ -600,15 +610,13 @@ def pretrain_network(
 
     settings = check_pretraining_setup(data, weights=weights, cpc_steps=cpc_steps,
                                        batch_size=batch_size)
+    from .checkpoint import checkpoint_setup
+    from .nn.m2s import M2SNetwork
+    from .training_dp import pretrainer_setup
+
     n = len(next(iter(data.values())))
     bs = settings["batch_size"]
-    total_steps = max_epochs * n_batches(n, bs, settings["drop_last"])
-    cbs = [("cosine", cosine_schedule(total_steps))]
-    if progress_bar:
-        cbs.append(("progress", EpochProgressBar("pre-training")))
-    cbs.extend(callbacks or [])
     specs = {m: ModalitySpec.from_array(m, a) for m, a in data.items()}
-    from .nn.m2s import M2SNetwork
 
     with seeded(seed, device):
         network = M2SNetwork(
@@ -616,7 +624,21 @@ def pretrain_network(
             cpc_steps=max(settings["cpc_steps"], 1),
             **network_params,
         )
-        net = M2SPretrainer(
+        # M2SPretrainer, or (data-parallel, CUDA, mixed precision, compiled) its subclass
+        # DataParallelPretrainer fed by batches cut on the device (mne_m2s.training_dp)
+        net_cls, net_extra, steps = pretrainer_setup(
+            data, device=device, seed=seed, batch_size=bs, context=context,
+            precision=precision, compile=compile,
+        )
+        total_steps = max_epochs * (steps or n_batches(n, bs, settings["drop_last"]))
+        cbs = [("cosine", cosine_schedule(total_steps))]
+        if progress_bar:
+            cbs.append(("progress", EpochProgressBar("pre-training")))
+        cbs.extend(callbacks or [])
+        ckpt, done = checkpoint_setup(*(checkpoint or (None,) * 4), max_epochs, context=context)
+        if ckpt is not None:  # last: sees the epoch's full history row; restores last
+            cbs.append(("checkpoint", ckpt))
+        net = net_cls(
             network,
             WeightedLoss(settings["weights"]),
             optimizer=torch.optim.Adam,
@@ -634,7 +656,12 @@ def pretrain_network(
             mi_weight_decay=weight_decay,
             mi_total_steps=total_steps,
             precision=precision,
+            **net_extra,
         )
         logger.info("Pre-training M2S on %s (%d samples) on %s", list(specs), n, device)
-        net.fit(data, None)
+        if done < max_epochs:
+            net.fit(data, None, epochs=max_epochs - done)
+        else:  # the checkpoint holds the finished run
+            net.initialize()
+            ckpt.restore(net, ckpt.resume_state)
     return net.module_.to("cpu").eval(), net.history, settings
