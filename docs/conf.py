@@ -66,12 +66,6 @@ exclude_patterns = [
     "auto_examples/*.codeobj.json",
     "auto_examples/*.md5",
 ]
-# The page docs/cluster.rst (torchrun, multi-node, SLURM) is written on the
-# ``scale`` branch. Until that branch is merged, the "cluster" entry of the user
-# guide's toctree is dropped at read time (see ``_drop_missing_cluster`` below),
-# so that this branch builds with -W. Once docs/cluster.rst exists the hook
-# does nothing; the lead may then delete it.
-CLUSTER_PAGE = HERE / "cluster.rst"
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 default_role = "py:obj"
@@ -171,16 +165,6 @@ if Path(_INTERSPHINX).is_dir():
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
 
 
-def _drop_missing_cluster(app, docname, source):
-    """Build without docs/cluster.rst until the ``scale`` branch brings it (see above)."""
-    if CLUSTER_PAGE.exists():
-        return
-    text = source[0].replace(":doc:`cluster`", "the cluster page")
-    if docname == "user_guide":
-        text = "\n".join(line for line in text.splitlines() if line.strip() != "cluster")
-    source[0] = text
-
-
 _ROUTING = re.compile(r"^(set_\w+_request|get_metadata_routing)$")
 
 
@@ -194,5 +178,4 @@ def _skip_member(app, what, name, obj, skip, options):
 
 
 def setup(app):
-    app.connect("source-read", _drop_missing_cluster)
     app.connect("autodoc-skip-member", _skip_member)

@@ -345,10 +345,5 @@ __all__ = [
     "CHECKPOINT_NAME",
     "CheckpointError",
     "PretrainCheckpoint",
-    "atomic_torch_save",
-    "check_writable_dir",
-    "checkpoint_setup",
     "load_checkpoint",
-    "rng_state",
-    "set_rng_state",
 ]
