@@ -2,7 +2,7 @@
 
 from ._version import __version__
 
-__all__ = ["M2SClassifier", "__version__"]
+__all__ = ["M2SClassifier", "PretrainedM2S", "__version__"]
 
 
 def __getattr__(name):
@@ -11,4 +11,8 @@ def __getattr__(name):
         from .classifier import M2SClassifier
 
         return M2SClassifier
+    if name == "PretrainedM2S":
+        from ._persistence import PretrainedM2S
+
+        return PretrainedM2S
     raise AttributeError(f"module 'mne_m2s' has no attribute {name!r}")

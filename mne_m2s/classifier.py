@@ -1,10 +1,5 @@
 """The scikit-learn estimator: :class:`M2SClassifier`."""
 
-import copy
-import io
-import pickle
-from pathlib import Path
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -15,22 +10,16 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, column_or_1d
 from skorch.dataset import Dataset
 
-from .modalities import (
-    DEFAULT_MODALITY_MAP,
-    ModalitySpec,
-    as_feature_dict,
-)
-from .nn.encoders import ClassifierHead, EREncoder, ModalityEmbedder, Projection
-from .nn.m2s import M2SNetwork
+from ._persistence import PretrainedM2S, load_classifier, save_classifier
+from .inputs import read_input, resolve_window
+from .modalities import DEFAULT_MODALITY_MAP, ModalitySpec
+from .nn.encoders import ClassifierHead
+from .nn.m2s import EMBEDDER_KEYS, make_embedder
 from .training import (
-    EpochProgressBar,
     FineTuneModule,
-    M2SPretrainer,
-    WeightedLoss,
     batched_forward,
-    cosine_schedule,
     make_classifier_net,
-    n_batches,
+    pretrain_network,
     seeded,
 )
 from .utils._checks import (
@@ -40,61 +29,28 @@ from .utils._checks import (
     check_random_state_seed,
     check_type,
 )
-from .utils._logging import logger, set_log_level
+from .utils._logging import set_log_level
 from .utils.device import resolve_device
 
 #: Checks of :func:`sklearn.utils.estimator_checks.check_estimator` that cannot
 #: pass, with the reason. Empty: every check passes.
 EXPECTED_FAILED_CHECKS = {}
 
-
-class PretrainedM2S:
-    """What :meth:`M2SClassifier.pretrain` learned (kept by :func:`sklearn.base.clone`).
-
-    Stored in the ``pretrained`` parameter of :class:`M2SClassifier`. Always on
-    the CPU; estimators copy what they need to their device.
-
-    Attributes
-    ----------
-    network : M2SNetwork
-        The pre-trained multimodal network (evaluation mode).
-    specs : dict of str -> ModalitySpec
-        Input layout of each modality.
-    scalers : dict of str -> StandardScaler | None
-        Per-modality standardisation fitted on the pre-training windows.
-    extractors : dict | None
-        Fitted feature extractors when pre-training consumed MNE Epochs.
-    config : dict
-        Architecture settings the network was built with.
-    history : skorch.History
-        Per-epoch pre-training losses (``train_loss``, ``contrastive``, ``cpc``,
-        ``recon``, ``club``, ``mi_loglik``, ``dur``).
-    """
-
-    def __init__(self, network, specs, scalers, config, history, extractors=None):
-        self.network = network
-        self.specs = specs
-        self.scalers = scalers
-        self.config = config
-        self.history = history
-        self.extractors = extractors
-
-    @property
-    def modalities(self):
-        """Names of the pre-trained modalities."""
-        return list(self.specs)
-
-    def __repr__(self):
-        mods = ", ".join(f"{m}: {s.describe()}" for m, s in self.specs.items())
-        return f"<PretrainedM2S | {mods} | {len(self.history)} epochs>"
+#: Attributes set by ``fit`` (cleared by ``pretrain`` and a new ``fit``).
+_FITTED = ("classes_", "modality_", "modalities_", "encoders_", "head_", "specs_", "scalers_",
+           "history_", "n_features_in_", "extractors_", "config_", "window_", "pretrained_",
+           "task_")
 
 
-def _state_to_cpu(obj):
-    """Deep copy of torch modules/tensors inside ``obj`` moved to the CPU."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    buffer.seek(0)
-    return torch.load(buffer, map_location="cpu", weights_only=False)
+def parse_task(task):
+    """``"a->b"`` -> ``("a", "b")`` (fine-tune modality, test modality)."""
+    parts = task.split("->") if isinstance(task, str) else []
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise ValueError(
+            "task must be None or 'fine_tune_modality->test_modality', e.g. 'eye->eeg'; got "
+            f"{task!r}."
+        )
+    return parts[0].strip(), parts[1].strip()
 
 
 class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -108,12 +64,28 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     ``pretrain``, ``fit`` trains the same encoder and classifier end to end
     (the supervised unimodal baseline).
 
+    With ``task="a->b"`` (e.g. ``"eye->eeg"``) the estimator is one classifier
+    over *multimodal* input, as MOABB pipelines and
+    :func:`~sklearn.model_selection.cross_val_score` need: ``fit(X, y)`` on
+    multimodal ``X`` pre-trains on every modality of ``X`` (unless
+    ``pretrained`` is set), then fine-tunes on modality ``a``;
+    ``predict``/``predict_proba``/``score``/``transform`` on multimodal ``X``
+    use modality ``b``. The pre-training of a task-``fit`` is fitted state
+    (``pretrained_``), not the ``pretrained`` parameter, so
+    :func:`~sklearn.base.clone` does not keep it: every ``fit`` (every fold of a
+    cross-validation) pre-trains from scratch on its own training data only.
+
     Parameters
     ----------
     modality : str
         Name of the modality of plain-array inputs. ``"auto"``: recognised
         from the input (dict keys, Epochs channel types, or the feature count
         of a plain array among the pre-trained / fitted modalities).
+    task : str | None
+        ``"fine_tune_modality->test_modality"``, e.g. ``"eye->eeg"``: the
+        modality ``fit`` fine-tunes on and the modality ``predict`` uses when
+        given multimodal input (see above). None: ``fit`` needs a single
+        modality and ``predict`` uses the modality of its input.
     embedding_dim : int
         Size ``E`` of the emotion-related embedding (SPEC: 128).
     attention : {"sts", "mha", "none"}
@@ -158,10 +130,13 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Standardise each modality with statistics of the training windows
         (fitted in ``pretrain`` for pre-trained modalities, else in ``fit``).
     window : float | None
-        Epochs input: length in seconds of the windows every modality's
-        epochs are cut into (one feature vector per window; all modalities
-        share the windows so that they stay paired). None keeps each
-        feature extractor's own ``window``.
+        Length in seconds of the feature windows. Epochs input: the windows
+        every modality's epochs are cut into (one feature vector per window;
+        all modalities share them so that they stay paired). None (default)
+        uses the window recorded with the data (the paradigm records it in the
+        Epochs metadata and on the feature dicts it returns), else 1 s. A value
+        that disagrees with the data's recorded window raises a ValueError, as
+        does data whose window differs from the one the estimator was trained on.
     modality_map : dict | None
         Epochs input: modality name -> MNE channel types (default
         :data:`~mne_m2s.modalities.DEFAULT_MODALITY_MAP`).
@@ -169,6 +144,11 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Epochs input: modality name -> scikit-learn transformer of Epochs
         (default: differential entropy for EEG, eye-movement and peripheral
         features).
+    precision : {"float32", "bf16"}
+        Arithmetic of pre-training. ``"bf16"``: the forward pass and the
+        losses run under CPU/GPU bfloat16 autocast (weights, optimiser state
+        and gradients stay float32; faster on CPUs with AVX512-BF16 or AMX).
+        Fine-tuning and prediction always run in float32.
     callbacks, pretrain_callbacks : list | None
         Extra skorch callbacks for fine-tuning / pre-training.
     device : str
@@ -181,8 +161,9 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     verbose : int
         0: silent; 1: progress bars; 2: also log every epoch.
     pretrained : PretrainedM2S | None
-        Set by :meth:`pretrain`; kept by :func:`sklearn.base.clone` so each
-        clone fine-tunes from the same pre-trained encoders.
+        Set by :meth:`pretrain` (or :meth:`PretrainedM2S.load`); kept by
+        :func:`sklearn.base.clone` so each clone fine-tunes from the same
+        pre-trained encoders.
 
     Attributes
     ----------
@@ -203,12 +184,26 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     device_ : torch.device
     n_features_in_ : int
         Features per window of the fitted modality.
+    pretrained_ : PretrainedM2S | None
+        The pre-trained encoders ``fit`` fine-tuned from (``pretrained``, or
+        those a ``task``-fit pre-trained itself).
+    window_ : float | None
+        Window length (s) of the training data, when known.
+    config_ : dict
+        Architecture of the encoders in ``encoders_``.
+
+    Examples
+    --------
+    >>> clf = M2SClassifier(task="eye->eeg")  # doctest: +SKIP
+    >>> cross_val_score(clf, epochs_multi, y, groups=trials)  # doctest: +SKIP
     """
+
 
     def __init__(
         self,
         modality="auto",
         *,
+        task=None,
         embedding_dim=128,
         attention="sts",
         n_layers=4,
@@ -237,9 +232,10 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         validation_fraction=0.2,
         n_iter_no_change=20,
         scale=True,
-        window=1.0,
+        window=None,
         modality_map=None,
         feature_extractors=None,
+        precision="float32",
         callbacks=None,
         pretrain_callbacks=None,
         device="auto",
@@ -248,6 +244,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         pretrained=None,
     ):
         self.modality = modality
+        self.task = task
         self.embedding_dim = embedding_dim
         self.attention = attention
         self.n_layers = n_layers
@@ -279,6 +276,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.window = window
         self.modality_map = modality_map
         self.feature_extractors = feature_extractors
+        self.precision = precision
         self.callbacks = callbacks
         self.pretrain_callbacks = pretrain_callbacks
         self.device = device
@@ -287,8 +285,11 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.pretrained = pretrained
 
     # ----------------------------------------------------------- validation
-    def _validate_params(self):
+    def _check_params(self):
+        """Validate the constructor parameters (errors name the parameter)."""
         check_type("modality", self.modality, str)
+        if self.task is not None:
+            parse_task(self.task)
         for name in ("embedding_dim", "n_layers", "n_heads", "head_dim", "ffn_dim", "proj_dim"):
             check_int(name, getattr(self, name), min_value=1)
         check_option("attention", self.attention, ("sts", "mha", "none"))
@@ -310,6 +311,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         check_float("validation_fraction", self.validation_fraction, 0.0, 1.0, inclusive=False)
         check_int("n_iter_no_change", self.n_iter_no_change, min_value=1)
         check_float("window", self.window, 0.0, inclusive=False, allow_none=True)
+        check_option("precision", self.precision, ("float32", "bf16"))
         check_type("verbose", self.verbose, (int, np.integer), "int")
         check_float("verbose", float(self.verbose), min_value=0.0)
         if self.pretrained is not None:
@@ -320,27 +322,18 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_type(name, getattr(self, name), (dict, type(None)), "dict or None")
 
     def _config(self):
-        return {
-            "embedding_dim": self.embedding_dim,
-            "attention": self.attention,
-            "n_layers": self.n_layers,
-            "n_heads": self.n_heads,
-            "head_dim": self.head_dim,
-            "ffn_dim": self.ffn_dim,
-            "dropout": self.dropout,
-            "proj_dim": self.proj_dim,
-        }
+        return {k: getattr(self, k) for k in EMBEDDER_KEYS}
 
-    def _to_dict(self, X, *, fitting, known=None, extractors=None):
-        """Convert X to ``(data, labels | None, groups | None, extractors | None)``."""
-        return as_feature_dict(
+    def _read(self, X, *, fitting, known=None, extractors=None, window=None):
+        """The input layer (:func:`mne_m2s.inputs.read_input`) with this estimator's settings."""
+        return read_input(
             X,
             modality=self.modality,
             known=known,
             modality_map=self.modality_map or DEFAULT_MODALITY_MAP,
             extractors=extractors if extractors is not None else self.feature_extractors,
             fit_extractors=fitting,
-            window=self.window,
+            window=self.window if window is None else window,
         )
 
     # ------------------------------------------------------------- pretrain
@@ -354,7 +347,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             Epochs with the channels of every modality, or
             ``{modality: (n_samples, n_windows, n_features)}`` (electrode
             modalities may be ``(n_samples, n_windows, n_chans, n_bands)``),
-            all with the same ``n_samples``.
+            all with the same ``n_samples`` and ``n_windows``.
         y : None
             Ignored.
 
@@ -363,8 +356,15 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self : M2SClassifier
             With ``pretrained`` set; fitted fine-tuning state is cleared.
         """
-        self._validate_params()
-        data, _, _, extractors = self._to_dict(X, fitting=True)
+        self._check_params()
+        inputs = self._read(X, fitting=True)
+        self.pretrained = self._pretrain(inputs)
+        self._reset_fitted()
+        return self
+
+    def _pretrain(self, inputs):
+        """Pre-train on :class:`~mne_m2s.inputs.InputData`; returns a PretrainedM2S."""
+        data = inputs.data
         if len(data) < 2:
             raise ValueError(
                 f"pretrain needs paired data of at least 2 modalities, got {len(data)} "
@@ -374,7 +374,6 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         specs = {m: ModalitySpec.from_array(m, a) for m, a in data.items()}
         scalers = {m: self._fit_scaler(a) for m, a in data.items()}
         data = {m: _apply_scaler(scalers[m], a) for m, a in data.items()}
-        n = len(next(iter(data.values())))
         device = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
         config = self._config()
@@ -384,48 +383,45 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             "recon": self.recon_weight,
             "club": self.club_weight,
         }
-        bs = min(self.pretrain_batch_size, n)
-        total_steps = self.pretrain_max_epochs * n_batches(n, bs)
-        callbacks = [("cosine", cosine_schedule(total_steps))]
-        if self.verbose:
-            callbacks.append(("progress", EpochProgressBar("pre-training")))
-        callbacks.extend(self.pretrain_callbacks or [])
         old_level = set_log_level("INFO" if self.verbose >= 2 else None)
         try:
-            with seeded(seed, device):
-                network = M2SNetwork(
-                    {m: (s.n_features, s.n_bands) for m, s in specs.items()},
-                    cpc_steps=self.cpc_steps,
-                    **config,
-                )
-                net = M2SPretrainer(
-                    network,
-                    WeightedLoss(weights),
-                    optimizer=torch.optim.Adam,
-                    optimizer__weight_decay=self.pretrain_weight_decay,
-                    lr=self.pretrain_lr,
-                    max_epochs=self.pretrain_max_epochs,
-                    batch_size=bs,
-                    iterator_train__shuffle=True,
-                    train_split=None,
-                    callbacks=callbacks,
-                    device=str(device),
-                    mi_steps=self.mi_steps,
-                    mi_lr=self.pretrain_lr,
-                    mi_weight_decay=self.pretrain_weight_decay,
-                    mi_total_steps=total_steps,
-                )
-                logger.info("Pre-training M2S on %s (%d samples) on %s", list(specs), n, device)
-                net.fit(data, None)
+            network, history, settings = pretrain_network(
+                data,
+                config,
+                weights=weights,
+                cpc_steps=self.cpc_steps,
+                mi_steps=self.mi_steps,
+                max_epochs=self.pretrain_max_epochs,
+                batch_size=self.pretrain_batch_size,
+                lr=self.pretrain_lr,
+                weight_decay=self.pretrain_weight_decay,
+                device=device,
+                seed=seed,
+                precision=self.precision,
+                callbacks=list(self.pretrain_callbacks or []),
+                progress_bar=bool(self.verbose),
+            )
         finally:
             set_log_level(old_level)
-        network = net.module_.to("cpu").eval()
-        self.pretrained = PretrainedM2S(
-            network, specs, scalers, config, net.history, extractors=extractors
-        )
         self.device_ = device
-        self._reset_fitted()
-        return self
+        n, t = next(iter(data.values())).shape[:2]
+        training = {
+            "n_samples": int(n),
+            "n_windows": int(t),
+            "window": inputs.window,
+            "scaled": bool(self.scale),
+            "loss_weights": settings["weights"],
+            "mi_steps": self.mi_steps,
+            "max_epochs": self.pretrain_max_epochs,
+            "batch_size": settings["batch_size"],
+            "lr": self.pretrain_lr,
+            "weight_decay": self.pretrain_weight_decay,
+            "precision": self.precision,
+        }
+        return PretrainedM2S(
+            network, specs, scalers, dict(config, cpc_steps=network.cpc.n_steps), history,
+            extractors=inputs.extractors, training=training,
+        )
 
     def _fit_scaler(self, a):
         if not self.scale:
@@ -433,20 +429,20 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return StandardScaler().fit(a.reshape(-1, int(np.prod(a.shape[2:]))))
 
     def _reset_fitted(self):
-        for attr in ("classes_", "modality_", "modalities_", "encoders_", "head_", "specs_",
-                     "scalers_", "history_", "n_features_in_", "extractors_"):
+        for attr in _FITTED:
             self.__dict__.pop(attr, None)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, groups=None):
-        """Fine-tune on one modality (or train end to end without ``pretrain``).
+        """Fine-tune on one modality (or train end to end without pre-trained encoders).
 
         Parameters
         ----------
         X : mne.BaseEpochs | dict | ndarray
             One modality: Epochs, ``{modality: array}`` with a single key, or
             an array ``(n_samples, n_windows, n_features)`` /
-            ``(n_samples, n_features)``.
+            ``(n_samples, n_features)``. With ``task``: multimodal Epochs or
+            dict (pre-training uses every modality, fine-tuning the task's first).
         y : array-like, shape (n_samples,) | None
             Labels; None takes them from the Epochs' events (event names).
         groups : array-like, shape (n_samples,) | None
@@ -457,29 +453,49 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         self : M2SClassifier
         """
-        self._validate_params()
+        self._check_params()
         pre = self.pretrained
-        data, y_epochs, groups_epochs, extractors = self._to_dict(
+        task = parse_task(self.task) if self.task is not None else None
+        inputs = self._read(
             X,
             fitting=pre is None or pre.extractors is None,
             known=pre.specs if pre is not None else None,
             extractors=pre.extractors if pre is not None else None,
         )
+        if pre is not None and pre.window is not None:
+            resolve_window(pre.window, inputs.window, "the data")
+        data = inputs.data
+        pretrain_here = False
+        if task is not None:
+            if len(data) > 1 or pre is None:
+                missing = [m for m in task if m not in data]
+                if missing:
+                    raise ValueError(
+                        f"task={self.task!r} needs modalities {list(task)} in X, but X has "
+                        f"{list(data)} (missing {missing}). Pass multimodal X, or set task to "
+                        "modalities X holds."
+                    )
+                pretrain_here = pre is None
+                data = {task[0]: data[task[0]]}
+            elif task[0] not in data:
+                raise ValueError(
+                    f"task={self.task!r} fine-tunes on {task[0]!r}, but X holds only "
+                    f"{list(data)}."
+                )
         if len(data) != 1:
             raise ValueError(
                 f"fit trains on a single modality, got {len(data)}: {', '.join(data)}. "
-                "Select one, e.g. fit({'eye': X_eye}, y) or epochs.copy().pick('eeg')."
+                "Select one, e.g. fit({'eye': X_eye}, y) or epochs.copy().pick('eeg'), or set "
+                "task='eye->eeg' to fit on multimodal input."
             )
         (modality, x), = data.items()
-        if y is None:
-            y = y_epochs
+        y = inputs.y if y is None else y
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None. "
                 "Pass labels, or Epochs whose events carry them."
             )
-        if groups is None:
-            groups = groups_epochs
+        groups = inputs.groups if groups is None else groups
         y = column_or_1d(np.asarray(y), warn=True)
         if y.dtype.kind in "fc":
             _assert_all_finite(y, input_name="y")
@@ -495,48 +511,38 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 f"data contain only one class: {encoder.classes_[0]!r}."
             )
         y_enc = encoder.transform(y).astype(np.int64)
+        self._reset_fitted()
+        if pretrain_here:  # task-fit: pre-train on every modality of X, from scratch
+            pre = self._pretrain(inputs)
         device = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
         spec = ModalitySpec.from_array(modality, x)
-        self._reset_fitted()
+        if pre is not None:
+            if modality not in pre.specs:
+                raise ValueError(
+                    f"No pre-trained encoder for modality {modality!r}; pre-trained "
+                    f"modalities are {pre.modalities}."
+                )
+            pre.specs[modality].check_compatible(spec, "X")
+            specs, scalers, config = dict(pre.specs), dict(pre.scalers), pre.config
+        else:
+            specs = {modality: spec}
+            scalers = {modality: self._fit_scaler(x)}
+            config = self._config()
 
         old_level = set_log_level("INFO" if self.verbose >= 2 else None)
         try:
             with seeded(seed, device):
-                if pre is not None:
-                    pre_spec = pre.specs.get(modality)
-                    if pre_spec is None:
-                        raise ValueError(
-                            f"No pre-trained encoder for modality {modality!r}; pre-trained "
-                            f"modalities are {pre.modalities}."
-                        )
-                    pre_spec.check_compatible(spec, "X")
-                    specs = dict(pre.specs)
-                    scalers = dict(pre.scalers)
-                    embedders = {
-                        m: copy.deepcopy(pre.network.embedder(m)).to(device).eval()
-                        for m in pre.modalities
-                    }
-                    for m, emb in embedders.items():
-                        emb.requires_grad_(m == modality and not self.freeze_encoder)
-                    head = ClassifierHead(pre.config["proj_dim"], len(encoder.classes_))
-                else:
-                    specs = {modality: spec}
-                    scalers = {modality: self._fit_scaler(x)}
-                    cfg = self._config()
-                    proj_dim = cfg.pop("proj_dim")
-                    embedders = {
-                        modality: ModalityEmbedder(
-                            EREncoder(spec.n_features, n_bands=spec.n_bands, **cfg),
-                            Projection(self.embedding_dim, proj_dim),
-                        ).to(device)
-                    }
-                    head = ClassifierHead(self.proj_dim, len(encoder.classes_))
+                embedders = self._build_embedders(specs, config, pre, device)
+                trainable = pre is None or not self.freeze_encoder
+                for m, emb in embedders.items():
+                    emb.requires_grad_(m == modality and trainable)
+                head = ClassifierHead(config["proj_dim"], len(encoder.classes_))
                 xs = _apply_scaler(scalers[modality], x)
                 train_idx, valid_idx = self._validation_split(y_enc, groups, seed)
                 history = self._train_head(
                     embedders, modality, head, xs, y_enc, train_idx, valid_idx,
-                    trainable_encoder=pre is None or not self.freeze_encoder, device=device,
+                    trainable_encoder=trainable, device=device,
                 )
         finally:
             set_log_level(old_level)
@@ -552,11 +558,28 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.history_ = history
         self.device_ = device
         self.n_features_in_ = spec.n_features
+        self.config_ = {k: config[k] for k in EMBEDDER_KEYS}
+        self.pretrained_ = pre
+        self.task_ = task
+        self.window_ = inputs.window if inputs.window is not None else (
+            pre.window if pre is not None else None)
         if pre is not None and pre.extractors is not None:
             self.extractors_ = pre.extractors
-        elif extractors is not None:
-            self.extractors_ = extractors
+        elif inputs.extractors is not None:
+            self.extractors_ = inputs.extractors
         return self
+
+    @staticmethod
+    def _build_embedders(specs, config, pre, device):
+        """Encoder + projection per modality: the one path (``make_embedder``);
+        pre-trained weights are loaded into it when ``pre`` is given."""
+        embedders = {}
+        for m, s in specs.items():
+            emb = make_embedder(s.n_features, s.n_bands, config)
+            if pre is not None:
+                emb.load_state_dict(pre.network.embedder(m).state_dict())
+            embedders[m] = emb.to(device)
+        return embedders
 
     def _validation_split(self, y, groups, seed):
         n = len(y)
@@ -612,14 +635,31 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return net.history
 
     # -------------------------------------------------------------- predict
-    def _embed(self, X, method):
+    def _test_inputs(self, X):
+        """Read ``X`` for prediction; multimodal input with ``task`` -> its test modality."""
         check_is_fitted(self, "head_")
-        data, _, _, _ = self._to_dict(
+        inputs = self._read(
             X, fitting=False, known=self.specs_, extractors=getattr(self, "extractors_", None)
         )
+        if self.window_ is not None and inputs.window is not None:
+            resolve_window(self.window_, inputs.window, "the data")
+        data = inputs.data
+        task = getattr(self, "task_", None)
+        if task is not None and len(data) > 1:
+            if task[1] not in data:
+                raise ValueError(
+                    f"task={'->'.join(task)!r} predicts from {task[1]!r}, but X holds "
+                    f"{list(data)}."
+                )
+            data = {task[1]: data[task[1]]}
+        return data, inputs
+
+    def _embed(self, X, method):
+        data, _ = self._test_inputs(X)
         if len(data) != 1:
             raise ValueError(
-                f"{method} expects a single modality, got {len(data)}: {', '.join(data)}."
+                f"{method} expects a single modality, got {len(data)}: {', '.join(data)} "
+                "(or set task='a->b' to predict from modality b of multimodal input)."
             )
         (modality, x), = data.items()
         if modality not in self.encoders_:
@@ -639,7 +679,8 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : mne.BaseEpochs | dict | ndarray
-            One modality among :attr:`modalities_`.
+            One modality among :attr:`modalities_` (with ``task``: multimodal
+            input, of which the test modality is used).
 
         Returns
         -------
@@ -654,7 +695,8 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ----------
         X : mne.BaseEpochs | dict | ndarray
             One modality among :attr:`modalities_` (cross-modal prediction
-            through that modality's encoder).
+            through that modality's encoder); with ``task``: multimodal input,
+            of which the test modality is used.
 
         Returns
         -------
@@ -684,10 +726,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def score(self, X, y=None, sample_weight=None):
         """Accuracy on ``X`` (labels from Epochs events when ``y`` is None)."""
         if y is None:
-            _, y, _, _ = self._to_dict(
-                X, fitting=False, known=getattr(self, "specs_", None),
-                extractors=getattr(self, "extractors_", None),
-            )
+            y = self._test_inputs(X)[1].y if hasattr(self, "head_") else None
             if y is None:
                 raise ValueError("score needs y, or Epochs whose events carry the labels.")
         return super().score(X, y, sample_weight=sample_weight)
@@ -696,10 +735,10 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         # torch modules may live on a GPU: pickle CPU copies so the estimator
-        # loads on any machine; ``device_`` is re-resolved by ``load``.
+        # loads on any machine; ``device_`` is re-resolved when unpickled.
         for key in ("encoders_", "head_"):
             if key in state:
-                state[key] = _state_to_cpu(state[key])
+                state[key] = _modules_to_cpu(state[key])
         state["_saved_device"] = str(state.pop("device_", "cpu"))
         return state
 
@@ -710,6 +749,8 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             try:
                 self._move_to(resolve_device(saved))
             except ValueError:
+                from .utils._logging import logger
+
                 logger.warning("Device %s is not available here; using the CPU.", saved)
                 self._move_to(torch.device("cpu"))
 
@@ -721,25 +762,22 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return self
 
     def save(self, path):
-        """Save the whole estimator (pre-trained encoders included) to ``path``.
+        """Save the whole estimator (pre-trained encoders included) to a model file.
+
+        The file holds tensors (safetensors) and JSON only, so loading it runs
+        no code from it; it is written atomically (no partial file on failure).
+        Callbacks are not saved.
 
         Parameters
         ----------
         path : path-like
-            File to write (pickle); written atomically.
+            File to write, e.g. ``"model.m2s"``.
         """
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            with open(tmp, "wb") as fid:
-                pickle.dump(self, fid, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        save_classifier(self, path)
 
     @classmethod
     def load(cls, path, device="auto"):
-        """Load an estimator saved by :meth:`save`.
+        """Load an estimator saved by :meth:`save` (nothing in the file runs).
 
         Parameters
         ----------
@@ -752,14 +790,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         clf : M2SClassifier
         """
-        with open(path, "rb") as fid:
-            obj = pickle.load(fid)
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}.")
-        if hasattr(obj, "head_"):
-            obj._move_to(resolve_device(device))
-        obj.device = device
-        return obj
+        return load_classifier(cls, path, device)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "head_")
@@ -773,6 +804,15 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
+def _modules_to_cpu(obj):
+    """Deep copy of a module (or a dict of modules) on the CPU."""
+    import copy
+
+    if isinstance(obj, dict):
+        return {k: _modules_to_cpu(v) for k, v in obj.items()}
+    return copy.deepcopy(obj).to("cpu")
+
+
 def _apply_scaler(scaler, a):
     if scaler is None:
         return np.ascontiguousarray(a, dtype=np.float32)
@@ -781,4 +821,5 @@ def _apply_scaler(scaler, a):
     return np.ascontiguousarray(out.reshape(shape), dtype=np.float32)
 
 
-__all__ = ["EXPECTED_FAILED_CHECKS", "M2SClassifier", "NotFittedError", "PretrainedM2S"]
+__all__ = ["EXPECTED_FAILED_CHECKS", "M2SClassifier", "NotFittedError", "PretrainedM2S",
+           "parse_task"]

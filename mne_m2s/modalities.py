@@ -1,21 +1,12 @@
-"""Modalities: the vocabulary MNE channel type -> modality, and input conversion.
+"""The modality vocabulary: MNE channel types -> modality, and per-modality layouts.
 
-Every :class:`~mne_m2s.M2SClassifier` method accepts ``X`` as
-
-* an :class:`mne.BaseEpochs` (modalities recognised from channel types),
-* a ``dict`` ``{modality: array}`` of feature sequences, arrays of shape
-  ``(n_samples, n_windows, n_features)`` or, for electrode modalities,
-  ``(n_samples, n_windows, n_chans, n_bands)``,
-* a plain array ``(n_samples, n_windows, n_features)`` or ``(n_samples, n_features)``
-  (one modality).
+This module is a leaf (it imports nothing else of the package but its
+checks): :mod:`mne_m2s.features`, :mod:`mne_m2s.paradigms`, the input layer
+(:mod:`mne_m2s.inputs`) and the evaluation all map channel types to
+modalities through :func:`channel_modalities`.
 """
 
-import numbers
 from dataclasses import dataclass
-
-import numpy as np
-from scipy import sparse
-from sklearn.utils import check_array
 
 #: Default modality vocabulary: modality name -> MNE channel types.
 DEFAULT_MODALITY_MAP = {
@@ -25,8 +16,118 @@ DEFAULT_MODALITY_MAP = {
 }
 
 
-#: Name given to a plain-array modality when nothing else names it.
-DEFAULT_NAME = "input"
+def check_modality_map(modality_map):
+    """Validate a modality map; None gives :data:`DEFAULT_MODALITY_MAP`.
+
+    Parameters
+    ----------
+    modality_map : dict of str -> str | list of str | None
+        ``{modality: channel type or list of channel types}``.
+
+    Returns
+    -------
+    modality_map : dict of str -> tuple of str
+    """
+    if modality_map is None:
+        return dict(DEFAULT_MODALITY_MAP)
+    if not isinstance(modality_map, dict) or not modality_map:
+        raise TypeError(
+            "modality_map must be None or a non-empty dict {modality: channel type(s)}, "
+            f"e.g. {DEFAULT_MODALITY_MAP}, got {modality_map!r}."
+        )
+    out = {}
+    for modality, types in modality_map.items():
+        if not isinstance(modality, str):
+            raise TypeError(f"modality_map keys must be str, got {modality!r}.")
+        types = (types,) if isinstance(types, str) else tuple(types)
+        if not types or not all(isinstance(t, str) for t in types):
+            raise TypeError(
+                f"modality_map[{modality!r}] must be a channel type or a list of channel "
+                f"types (str), got {modality_map[modality]!r}."
+            )
+        out[modality] = types
+    return out
+
+
+def channel_modalities(info, modality_map=None, exclude_bads=False):
+    """Channels of each modality of an :class:`mne.Info` (or anything with an ``info``).
+
+    The one place that maps MNE channel types to modalities.
+
+    Parameters
+    ----------
+    info : mne.Info | mne.io.Raw | mne.BaseEpochs
+        Measurement info, or an object holding one (``.info``).
+    modality_map : dict | None
+        ``{modality: channel type(s)}``; None uses :data:`DEFAULT_MODALITY_MAP`.
+    exclude_bads : bool
+        Leave out the channels listed in ``info["bads"]``.
+
+    Returns
+    -------
+    picks : dict of str -> list of int
+        ``{modality: channel indices}`` in the order of ``modality_map``, only the
+        modalities with at least one channel.
+    """
+    info = getattr(info, "info", info)
+    modality_map = check_modality_map(modality_map)
+    bads = set(info["bads"]) if exclude_bads else set()
+    types = info.get_channel_types()
+    picks = {}
+    for modality, wanted in modality_map.items():
+        idx = [i for i, t in enumerate(types)
+               if t in wanted and info["ch_names"][i] not in bads]
+        if idx:
+            picks[modality] = idx
+    return picks
+
+
+class FeatureDict(dict):
+    """``{modality: feature array}`` that also records the window length of its windows.
+
+    Returned by :meth:`mne_m2s.paradigms.EmotionParadigm.get_data` for
+    feature-level datasets; behaves as a plain dict (``X["eeg"]``), and also
+    as a collection of samples for scikit-learn's splitters: ``shape`` is
+    ``(n_samples,)`` and indexing with anything but a modality name selects
+    samples of every modality (``X[train]``), so
+    :func:`~sklearn.model_selection.cross_val_score` can split it.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`dict`.
+    window : float | None
+        Length in seconds of one feature window (None: unknown).
+    """
+
+    def __init__(self, *args, window=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.window = window
+
+    @property
+    def shape(self):
+        """``(n_samples,)`` (the samples shared by all modalities)."""
+        lengths = {len(a) for a in self.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"The modalities have different numbers of samples: {lengths}.")
+        return (lengths.pop(),)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return super().__getitem__(key)
+        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
+            key = key[0]  # scikit-learn's ``X[key, ...]``
+        return FeatureDict({m: a[key] for m, a in self.items()}, window=self.window)
+
+    def __reduce__(self):
+        return (_feature_dict, (dict(self), self.window))
+
+    def __repr__(self):
+        return f"FeatureDict({dict.__repr__(self)}, window={self.window!r})"
+
+
+def _feature_dict(items, window):
+    return FeatureDict(items, window=window)
 
 
 @dataclass(frozen=True)
@@ -82,143 +183,10 @@ class ModalitySpec:
             )
 
 
-def check_feature_array(a, name="X"):
-    """Validate one modality's array and return it as float32 ``(n, T, D)`` or ``(n, T, C, B)``.
-
-    2-D input ``(n_samples, n_features)`` becomes one window per sample.
-    """
-    if hasattr(a, "get_data") and not isinstance(a, np.ndarray):
-        raise TypeError(
-            f"{name} must be an array here, got {type(a).__name__}; pass MNE Epochs as X itself."
-        )
-    a = check_array(
-        a, dtype=np.float32, allow_nd=True, ensure_all_finite=True, input_name=name,
-        ensure_min_samples=1,
-    )
-    if a.ndim == 2:
-        a = a[:, None, :]
-    if a.ndim not in (3, 4):
-        raise ValueError(
-            f"{name} must have shape (n_samples, n_features), (n_samples, n_windows, n_features) "
-            f"or (n_samples, n_windows, n_chans, n_bands); got an array of shape {a.shape}."
-        )
-    if 0 in a.shape[1:]:
-        raise ValueError(f"{name} has shape {a.shape}: windows and features must be non-empty.")
-    return a
-
-
-def match_modality(a, known):
-    """Name of the single known modality whose feature count equals the array's, else None."""
-    d = int(np.prod(a.shape[2:]))
-    hits = [m for m, s in known.items() if s.n_features == d]
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        raise ValueError(
-            f"X has {d} features per window, which fits several modalities ({', '.join(hits)}). "
-            "Name it: pass {modality: X} or set the 'modality' parameter."
-        )
-    return None
-
-
-def _epochs_groups(epochs):
-    meta = epochs.metadata
-    if meta is None:
-        return None
-    cols = [c for c in ("subject", "session", "run") if c in meta.columns]
-    if "run" not in cols:
-        return None
-    return meta[cols].astype(str).agg("/".join, axis=1).to_numpy()
-
-
-def as_feature_dict(X, *, modality="auto", known=None, modality_map=None, extractors=None,
-                    fit_extractors=True, window=None):
-    """Convert any accepted ``X`` to feature sequences per modality.
-
-    Parameters
-    ----------
-    X : mne.BaseEpochs | dict of str -> array-like | array-like
-        See the module docstring.
-    modality : str
-        Name of a plain-array modality; ``"auto"`` recognises it among
-        ``known`` by its feature count.
-    known : dict of str -> ModalitySpec | None
-        Modalities the caller knows (pre-trained / fitted).
-    modality_map : dict | None
-        Epochs only: modality -> MNE channel types.
-    extractors : dict | None
-        Epochs only: modality -> feature transformer.
-    fit_extractors : bool
-        Epochs only: fit the extractors (training) or only transform.
-    window : float | None
-        Epochs only: window length in seconds shared by all modalities.
-
-    Returns
-    -------
-    data : dict of str -> ndarray (float32)
-    y : ndarray | None
-        Event names of Epochs input, else None.
-    groups : ndarray | None
-        Trial ids from Epochs metadata (subject/session/run), else None.
-    extractors : dict | None
-        The fitted extractors of Epochs input, else None.
-    """
-    known = known or {}
-    if sparse.issparse(X):
-        raise TypeError(
-            "Sparse input is not supported: X must be a dense array (use X.toarray()), "
-            "a dict of dense arrays or mne.Epochs."
-        )
-    try:
-        import mne
-    except ImportError:  # pragma: no cover - mne is a hard dependency
-        mne = None
-    if mne is not None and isinstance(X, mne.BaseEpochs):
-        from .features._epochs import epochs_to_feature_dict, labels_from_epochs
-
-        feats, fitted = epochs_to_feature_dict(
-            X, modality_map=modality_map or DEFAULT_MODALITY_MAP, extractors=extractors,
-            fit=fit_extractors, window=window if fit_extractors else None,
-        )
-        data = {m: check_feature_array(a, f"features of {m!r}") for m, a in feats.items()}
-        _check_same_length(data)
-        return data, labels_from_epochs(X), _epochs_groups(X), fitted
-    if isinstance(X, dict):
-        if not X:
-            raise ValueError("X is an empty dict; expected {modality_name: array}.")
-        data = {}
-        for key, a in X.items():
-            if not isinstance(key, str):
-                raise TypeError(f"X's keys must be modality names (str), got {key!r}.")
-            data[key] = check_feature_array(a, f"X[{key!r}]")
-        _check_same_length(data)
-        return data, None, None, None
-    if isinstance(X, (str, bytes, numbers.Number)) or X is None:
-        raise TypeError(
-            "X must be mne.Epochs, a dict {modality: array} or an array of shape "
-            f"(n_samples, n_windows, n_features); got {type(X).__name__}."
-        )
-    a = check_feature_array(X, "X")
-    if modality != "auto":
-        name = modality
-    else:
-        name = match_modality(a, known)
-        if name is None:
-            if len(known) > 1:
-                listing = ", ".join(f"{m} ({s.n_features})" for m, s in known.items())
-                raise ValueError(
-                    f"X has {int(np.prod(a.shape[2:]))} features per window, which matches no "
-                    f"available modality: {listing}. Pass {{modality: X}} to name it."
-                )
-            name = next(iter(known), DEFAULT_NAME)
-    return {name: a}, None, None, None
-
-
-def _check_same_length(data):
-    lengths = {m: len(a) for m, a in data.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(
-            "All modalities must have the same number of samples (paired data), got "
-            + ", ".join(f"{m}: {n}" for m, n in lengths.items())
-            + "."
-        )
+__all__ = [
+    "DEFAULT_MODALITY_MAP",
+    "FeatureDict",
+    "ModalitySpec",
+    "channel_modalities",
+    "check_modality_map",
+]

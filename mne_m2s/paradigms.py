@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .datasets.base import FeatureRun
-from .modalities import DEFAULT_MODALITY_MAP
+from .modalities import FeatureDict, channel_modalities, check_modality_map
 from .utils import logger
 from .utils._checks import _suggest, check_float, check_int, check_type
 
@@ -236,8 +236,11 @@ class EmotionParadigm:
         self._log_short(short, n_windows, f"windows of {win:g} s")
         if not rows:
             raise ValueError(self._empty_message(dataset, n_windows, win))
-        X = {m: np.concatenate(parts[m], axis=0, dtype=np.float32) for m in keep}
+        X = FeatureDict(
+            {m: np.concatenate(parts[m], axis=0, dtype=np.float32) for m in keep}, window=win
+        )
         meta = self._meta(rows, extra if any(extra) else None)
+        meta["window"] = win  # the window length travels with the data
         logger.info(
             "%s: %d samples of %d x %g-s windows from %d runs.",
             dataset.code,
@@ -263,8 +266,9 @@ class EmotionParadigm:
             )
         win_samp = int(round(win_samp))
         ref_types = ref.get_channel_types()
-        ch_map = DEFAULT_MODALITY_MAP if self.modality_map is None else self.modality_map
-        present = [m for m, types in ch_map.items() if any(t in types for t in ref_types)]
+        ch_map = check_modality_map(self.modality_map)
+        modality_picks = channel_modalities(ref.info, ch_map)
+        present = list(modality_picks)
         if not present:
             raise ValueError(
                 f"{dataset.code}: no channel belongs to a modality (channel types "
@@ -272,8 +276,7 @@ class EmotionParadigm:
                 "that names these channel types."
             )
         keep = self._selected(present, "channel types " + ", ".join(sorted(set(ref_types))))
-        keep_types = {t for m in keep for t in ch_map[m]}
-        picks = [i for i, t in enumerate(ref_types) if t in keep_types]
+        picks = sorted({i for m in keep for i in modality_picks[m]})
         n_times = n_windows * win_samp
         codes = self._event_codes(dataset)
         gap = n_times + int(sfreq)  # runs laid end to end on a virtual timeline
@@ -316,6 +319,7 @@ class EmotionParadigm:
             data[i : i + view.shape[1]] = view.transpose(1, 0, 2)
             i += view.shape[1]
         meta = self._meta(rows, extra if any(extra) else None)
+        meta["window"] = float(window)  # the window length travels with the data
         y = np.asarray(labels)
         logger.info(
             "%s: %d samples of %d x %g-s windows from %d runs.",

@@ -20,8 +20,15 @@ from skorch.utils import to_tensor
 from torch import nn
 from tqdm.auto import tqdm
 
-from .nn.m2s import LOSS_NAMES
+from .nn.m2s import LOSS_NAMES, total_loss
 from .utils._logging import logger
+
+#: Pre-training loss weights of the paper (SPEC.md 3.8).
+DEFAULT_WEIGHTS = {"contrastive": 1.0, "cpc": 1.0, "recon": 0.1, "club": 0.3}
+
+
+def _describe_weights(weights):
+    return ", ".join(f"{k}_weight={weights.get(k, 0.0):g}" for k in LOSS_NAMES)
 
 
 @contextlib.contextmanager
@@ -52,11 +59,18 @@ class WeightedLoss(nn.Module):
     ----------
     weights : dict of str -> float
         ``{"contrastive": 1.0, "cpc": 1.0, "recon": 0.1, "club": 0.3}`` by default.
+        At least one weight must be non-zero.
     """
 
     def __init__(self, weights=None):
         super().__init__()
-        self.weights = dict(weights or {"contrastive": 1.0, "cpc": 1.0, "recon": 0.1, "club": 0.3})
+        self.weights = dict(weights or DEFAULT_WEIGHTS)
+        if not self.active_terms():
+            raise ValueError(
+                f"Every pre-training loss weight is 0 ({_describe_weights(self.weights)}): "
+                "there is nothing to pre-train. Give at least one term a positive weight "
+                "(SPEC: contrastive 1.0, cpc 1.0, recon 0.1, club 0.3)."
+            )
 
     def active_terms(self):
         """Names of the components with a non-zero weight."""
@@ -64,7 +78,7 @@ class WeightedLoss(nn.Module):
 
     def forward(self, parts):
         """Parameters: parts, dict of str -> scalar Tensor. Returns the weighted sum."""
-        return sum(self.weights[k] * v for k, v in parts.items() if k in self.active_terms())
+        return total_loss(parts, self.weights)
 
 
 class EpochProgressBar(Callback):
@@ -116,6 +130,24 @@ class M2SPretrainer(NeuralNet):
     a :class:`WeightedLoss`. ``X`` is a dict ``{modality: (n, T, ...)}`` and
     ``y`` is None.
 
+    One step (:meth:`train_step`) is six parts, each its own method so that a
+    subclass can change one (e.g. data-parallel training gathers the outputs
+    across processes in :meth:`gather_outputs` and averages the gradients in
+    :meth:`reduce_gradients`):
+
+    1. :meth:`forward_local` — one forward pass of the whole network on the
+       local batch;
+    2. :meth:`gather_outputs` — hook on the outputs ``z, u`` (identity here);
+    3. :meth:`update_estimators` — ``mi_steps`` updates of the CLUB estimators
+       on the *detached* outputs of that same pass (the reference ran a full
+       forward pass before each of them);
+    4. :meth:`draw_loss_randomness` then :meth:`loss_parts` — the CLUB
+       permutation and the CPC cut, both drawn from :attr:`loss_generator_`,
+       then the named loss components and their weighted sum;
+    5. backward pass of the weighted loss;
+    6. :meth:`reduce_gradients` (identity here), then one step of the main
+       optimiser.
+
     Parameters
     ----------
     mi_steps : int
@@ -124,8 +156,22 @@ class M2SPretrainer(NeuralNet):
         Settings of the estimators' own Adam (SPEC: those of the main optimiser).
     mi_total_steps : int | None
         Steps of the estimators' cosine schedule (None: constant learning rate).
+    loss_seed : int | None
+        Seed of :attr:`loss_generator_`, the generator of the CLUB permutation
+        and the CPC cut. None draws it from torch's default generator when the
+        net is initialised (so :func:`seeded` fixes it).
+    precision : {"float32", "bf16"}
+        ``"bf16"`` runs the forward pass and the losses under bfloat16
+        autocast (parameters, gradients and optimiser state stay float32).
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
+
+    Attributes
+    ----------
+    loss_generator_ : torch.Generator
+        CPU generator of the per-step draws of the losses.
+    mi_optimizer_ : torch.optim.Adam
+        The CLUB estimators' optimiser.
     """
 
     def __init__(
@@ -137,13 +183,26 @@ class M2SPretrainer(NeuralNet):
         mi_lr=1e-4,
         mi_weight_decay=1e-4,
         mi_total_steps=None,
+        loss_seed=None,
+        precision="float32",
         **kwargs,
     ):
         super().__init__(module, criterion, *args, **kwargs)
+        self.precision = precision
         self.mi_steps = mi_steps
         self.mi_lr = mi_lr
         self.mi_weight_decay = mi_weight_decay
         self.mi_total_steps = mi_total_steps
+        self.loss_seed = loss_seed
+
+    def _autocast(self):
+        """bfloat16 autocast context when ``precision="bf16"`` (else a no-op)."""
+        if self.precision not in ("float32", "bf16"):
+            raise ValueError(
+                f"precision must be 'float32' or 'bf16', got {self.precision!r}."
+            )
+        return torch.autocast(device_type=torch.device(self.device).type,
+                              dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @property
     def _default_callbacks(self):
@@ -154,11 +213,20 @@ class M2SPretrainer(NeuralNet):
             ("print_log", PrintLog(sink=logger.info)),
         ]
 
+    def initialize(self):
+        """Initialise the net and :attr:`loss_generator_`."""
+        super().initialize()
+        seed = self.loss_seed
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,)).item())
+        self.loss_generator_ = torch.Generator().manual_seed(int(seed))
+        return self
+
     def get_all_learnable_params(self):
         """Main optimiser: every parameter but the CLUB estimators'."""
-        club = {id(p) for p in self.module_.estimator_parameters()}
+        main = {id(p) for p in self.module_.main_parameters()}
         for name, param in self.module_.named_parameters():
-            if id(param) not in club and param.requires_grad:
+            if id(param) in main and param.requires_grad:
                 yield name, param
 
     def initialize_optimizer(self, *args, **kwargs):
@@ -178,37 +246,102 @@ class M2SPretrainer(NeuralNet):
         Xi, _ = unpack_data(batch)
         return {k: to_tensor(v, device=self.device) for k, v in Xi.items()}
 
-    def _loss_parts(self, x, outputs):
+    # ---------------------------------------------------- the step, in parts
+    def forward_local(self, x):
+        """(1) One forward pass of the network on the local batch ``x``.
+
+        Returns ``{"z": {modality: (n, T, E)}, "u": {modality: (n, T, ei_dim)}}``.
+        """
+        return self.module_(**x)
+
+    def gather_outputs(self, outputs):
+        """(2) Hook on the outputs before the estimators and the losses see them.
+
+        Identity here. Data-parallel training gathers ``z`` and ``u`` of every
+        process here (keeping the local part differentiable), so that the
+        contrastive, CPC and CLUB terms compare samples across the global batch.
+        """
+        return outputs
+
+    def update_estimators(self, outputs):
+        """(3) ``mi_steps`` Adam updates of the CLUB estimators on *detached* outputs.
+
+        Returns the last log-likelihood (float), or None when nothing was updated
+        (``mi_steps == 0`` or the CLUB term has weight 0).
+        """
+        if not self.mi_steps or "club" not in self.criterion_.active_terms():
+            return None
         net = self.module_
-        n, t = next(iter(x.values())).shape[:2]
-        device = next(iter(x.values())).device
-        perm = torch.randperm(n, device=device)
-        lo, hi = net.cpc.cut_range(t)
-        cut = int(torch.randint(lo, hi + 1, (1,)).item()) if hi >= lo else 0
-        return net.loss_parts(outputs, x, perm, cut, terms=self.criterion_.active_terms())
+        detached = {
+            "z": {m: v.detach().float() for m, v in outputs["z"].items()},
+            "u": {m: v.detach().float() for m, v in outputs["u"].items()},
+        }
+        for _ in range(self.mi_steps):
+            self.mi_optimizer_.zero_grad(set_to_none=True)
+            loglik = net.estimator_log_likelihood(detached)
+            (-loglik).backward()
+            self.mi_optimizer_.step()
+        if self.mi_scheduler_ is not None:
+            self.mi_scheduler_.step()
+        return loglik.item()
+
+    def draw_loss_randomness(self, n_samples, n_windows):
+        """(4a) The CLUB permutation and the CPC cut, both from :attr:`loss_generator_`.
+
+        Parameters
+        ----------
+        n_samples : int
+            Samples in the batch the losses compare (the global batch when the
+            outputs are gathered).
+        n_windows : int
+            Windows per sample.
+
+        Returns
+        -------
+        perm : LongTensor, shape (n_samples,)
+            On the net's device.
+        cut : int
+            CPC cut ``t`` (0 when CPC has no usable step).
+        """
+        g = self.loss_generator_
+        perm = torch.randperm(n_samples, generator=g).to(self.device)
+        lo, hi = self.module_.cpc.cut_range(n_windows)
+        cut = int(torch.randint(lo, hi + 1, (1,), generator=g).item()) if hi >= lo else 0
+        return perm, cut
+
+    def loss_parts(self, x, outputs, perm, cut):
+        """(4b) Named loss components of the terms with a non-zero weight."""
+        return self.module_.loss_parts(
+            outputs, x, perm, cut, terms=self.criterion_.active_terms()
+        )
+
+    def reduce_gradients(self):
+        """(6a) Hook between the backward pass and the optimiser step (identity here).
+
+        Data-parallel training averages the main parameters' gradients across
+        processes here.
+        """
 
     def train_step(self, batch, **fit_params):
-        """One pre-training step: one forward, ``mi_steps`` estimator updates, one main update."""
+        """One pre-training step (see the class docstring for its six parts)."""
         self._set_training(True)
         x = self._batch_inputs(batch)
-        net = self.module_
-        outputs = net(**x)
-        if self.mi_steps and "club" in self.criterion_.active_terms():
-            for _ in range(self.mi_steps):
-                self.mi_optimizer_.zero_grad(set_to_none=True)
-                loglik = net.estimator_log_likelihood(outputs)
-                (-loglik).backward()
-                self.mi_optimizer_.step()
-            self.history.record_batch("mi_loglik", loglik.item())
-            if self.mi_scheduler_ is not None:
-                self.mi_scheduler_.step()
-        parts = self._loss_parts(x, outputs)
-        loss = self.criterion_(parts)
+        with self._autocast():
+            outputs = self.gather_outputs(self.forward_local(x))  # (1), (2)
+        loglik = self.update_estimators(outputs)  # (3)
+        z0 = next(iter(outputs["z"].values()))
+        perm, cut = self.draw_loss_randomness(z0.shape[0], z0.shape[1])  # (4)
+        with self._autocast():
+            parts = self.loss_parts(x, outputs, perm, cut)
+            loss = self.criterion_(parts)
         self._zero_grad_optimizer()
-        loss.backward()
+        loss.backward()  # (5)
         self.notify("on_grad_computed", named_parameters=list(self.get_all_learnable_params()),
                     batch=batch)
+        self.reduce_gradients()  # (6)
         self._step_optimizer()
+        if loglik is not None:
+            self.history.record_batch("mi_loglik", loglik)
         for name, value in parts.items():
             self.history.record_batch(name, value.item())
         return {"loss": loss.detach(), "y_pred": None}
@@ -218,14 +351,16 @@ class M2SPretrainer(NeuralNet):
         self._set_training(False)
         x = self._batch_inputs(batch)
         with torch.no_grad():
-            parts = self._loss_parts(x, self.module_(**x))
-            loss = self.criterion_(parts)
+            outputs = self.gather_outputs(self.forward_local(x))
+            z0 = next(iter(outputs["z"].values()))
+            perm, cut = self.draw_loss_randomness(z0.shape[0], z0.shape[1])
+            loss = self.criterion_(self.loss_parts(x, outputs, perm, cut))
         return {"loss": loss, "y_pred": None}
 
     def _step_optimizer(self, step_fn=None):
         # skorch registers every ``*optimizer_`` attribute and would also step
         # ``mi_optimizer_`` here, with gradients of the main loss; the
-        # estimators are stepped on their own objective in ``train_step`` only.
+        # estimators are stepped on their own objective in ``update_estimators``.
         self.optimizer_.step()
 
 
@@ -323,3 +458,183 @@ def batched_forward(module, x, device, batch_size=1024):
     finally:
         module.train(was_training)
     return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+
+
+# ------------------------------------------------------------- orchestration
+def check_pretraining_setup(data, *, weights, cpc_steps, batch_size):
+    """Check paired pre-training data against the settings; settle what can run.
+
+    Raises a ValueError for what cannot run, and logs one warning, naming the
+    setting, the value used and why, for each setting that has to be adapted.
+
+    Parameters
+    ----------
+    data : dict of str -> ndarray
+        ``{modality: (n_samples, n_windows, ...)}``, at least 2 modalities.
+    weights : dict of str -> float
+        Loss weights ``{"contrastive", "cpc", "recon", "club"}``.
+    cpc_steps : int
+        Requested prediction steps ``N`` of M2M CPC.
+    batch_size : int
+        Requested pre-training batch size.
+
+    Returns
+    -------
+    settings : dict
+        ``weights`` (CPC weight 0 when no window is left to predict),
+        ``cpc_steps`` (at most ``n_windows - 1``), ``batch_size`` (at most
+        ``n_samples``) and ``drop_last`` (True when the last batch of an epoch
+        would hold a single sample).
+    """
+    windows = {m: int(a.shape[1]) for m, a in data.items()}
+    if len(set(windows.values())) > 1:
+        listing = ", ".join(f"{m}: {t}" for m, t in windows.items())
+        raise ValueError(
+            "Pre-training pairs the windows of every modality one to one, so all modalities "
+            f"need the same number of windows per sample; got {listing}. Cut every modality "
+            "into the same windows (e.g. one EmotionParadigm for all, or the same window "
+            "length for every feature extractor)."
+        )
+    weights = dict(weights)
+    WeightedLoss(weights)  # raises when every weight is 0
+    n = len(next(iter(data.values())))
+    t = next(iter(windows.values()))
+    if n < 2:
+        raise ValueError(
+            f"Pre-training needs at least 2 paired samples, got {n}: the contrastive, CPC "
+            "and CLUB terms compare the samples of a batch with one another."
+        )
+    if weights.get("cpc", 0.0) != 0.0:
+        if t == 1:
+            logger.warning(
+                "cpc_weight=%g is not used: the samples have n_windows=1, and M2M CPC "
+                "predicts future windows from past ones (it needs n_windows >= 2). The CPC "
+                "term is left out of pre-training (weight 0 used). Use samples of several "
+                "windows (the paper: 5), or set cpc_weight=0 to silence this.",
+                weights["cpc"],
+            )
+            weights["cpc"] = 0.0
+            WeightedLoss(weights)
+        elif cpc_steps > t - 1:
+            logger.warning(
+                "cpc_steps=%d is more than n_windows=%d allows: M2M CPC predicts windows "
+                "t+1..t+N after a cut t >= 0, so N <= n_windows - 1. Using cpc_steps=%d "
+                "(cut t=0, a context of one window).",
+                cpc_steps, t, t - 1,
+            )
+            cpc_steps = t - 1
+        elif t - cpc_steps - 1 < 1:
+            logger.warning(
+                "cpc_steps=%d with n_windows=%d: the paper draws the CPC cut t in [1, "
+                "n_windows - cpc_steps - 1], which is empty here; using the cut t=0 (a "
+                "context of one window). Lower cpc_steps or use longer samples for the "
+                "paper's setting.",
+                cpc_steps, t,
+            )
+    bs = min(int(batch_size), n)
+    drop_last = n % bs == 1
+    if drop_last:
+        logger.warning(
+            "pretrain_batch_size=%d leaves a last batch of 1 sample (n_samples=%d): the "
+            "contrastive, CPC and CLUB terms are trivially 0 on one sample, so that batch is "
+            "dropped: each epoch uses %d samples (shuffled, so a different one is left out "
+            "each epoch). Choose pretrain_batch_size so that n_samples %% batch_size != 1 "
+            "to use all.",
+            batch_size, n, n - 1,
+        )
+    return {"weights": weights, "cpc_steps": int(cpc_steps), "batch_size": bs,
+            "drop_last": drop_last}
+
+
+def pretrain_network(
+    data,
+    network_params,
+    *,
+    weights,
+    cpc_steps,
+    mi_steps,
+    max_epochs,
+    batch_size,
+    lr,
+    weight_decay,
+    device,
+    seed,
+    precision="float32",
+    callbacks=None,
+    progress_bar=False,
+):
+    """Build an :class:`~mne_m2s.nn.m2s.M2SNetwork` and pre-train it (SPEC.md §3.8).
+
+    Parameters
+    ----------
+    data : dict of str -> ndarray (float32)
+        Standardised paired inputs ``{modality: (n, T, D) or (n, T, C, B)}``.
+    network_params : dict
+        Keyword arguments of :class:`~mne_m2s.nn.m2s.M2SNetwork` but
+        ``modalities`` and ``cpc_steps``.
+    weights : dict of str -> float
+        Loss weights.
+    cpc_steps, mi_steps, max_epochs, batch_size, lr, weight_decay :
+        Schedule: Adam with weight decay, cosine annealing over all steps; the
+        CLUB estimators have their own Adam with the same settings.
+    device : torch.device
+    seed : int
+        Seeds every draw (initialisation, shuffling, dropout, the losses' draws).
+    precision : {"float32", "bf16"}
+        See :class:`M2SPretrainer`.
+    callbacks : list | None
+        Extra skorch callbacks.
+    progress_bar : bool
+        Show a tqdm bar over epochs.
+
+    Returns
+    -------
+    network : M2SNetwork
+        On the CPU, in evaluation mode.
+    history : skorch.History
+        Per-epoch losses.
+    settings : dict
+        What ran (see :func:`check_pretraining_setup`).
+    """
+    from .modalities import ModalitySpec
+
+    settings = check_pretraining_setup(data, weights=weights, cpc_steps=cpc_steps,
+                                       batch_size=batch_size)
+    n = len(next(iter(data.values())))
+    bs = settings["batch_size"]
+    total_steps = max_epochs * n_batches(n, bs, settings["drop_last"])
+    cbs = [("cosine", cosine_schedule(total_steps))]
+    if progress_bar:
+        cbs.append(("progress", EpochProgressBar("pre-training")))
+    cbs.extend(callbacks or [])
+    specs = {m: ModalitySpec.from_array(m, a) for m, a in data.items()}
+    from .nn.m2s import M2SNetwork
+
+    with seeded(seed, device):
+        network = M2SNetwork(
+            {m: (s.n_features, s.n_bands) for m, s in specs.items()},
+            cpc_steps=max(settings["cpc_steps"], 1),
+            **network_params,
+        )
+        net = M2SPretrainer(
+            network,
+            WeightedLoss(settings["weights"]),
+            optimizer=torch.optim.Adam,
+            optimizer__weight_decay=weight_decay,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=bs,
+            iterator_train__shuffle=True,
+            iterator_train__drop_last=settings["drop_last"],
+            train_split=None,
+            callbacks=cbs,
+            device=str(device),
+            mi_steps=mi_steps,
+            mi_lr=lr,
+            mi_weight_decay=weight_decay,
+            mi_total_steps=total_steps,
+            precision=precision,
+        )
+        logger.info("Pre-training M2S on %s (%d samples) on %s", list(specs), n, device)
+        net.fit(data, None)
+    return net.module_.to("cpu").eval(), net.history, settings

@@ -147,10 +147,14 @@ def test_pickle_and_save_load_roundtrip(pretrained_clf, latent_problem, tmp_path
     assert loaded.device_ == torch.device("cpu")
     np.testing.assert_array_equal(loaded.predict_proba(xa[test]), expected)
     assert isinstance(loaded.pretrained, PretrainedM2S)
-    not_clf = tmp_path / "other.pkl"
-    not_clf.write_bytes(pickle.dumps({"a": 1}))
+    not_clf = tmp_path / "other.m2s"
+    clf.pretrained.save(not_clf)  # a model file of another kind
     with pytest.raises(TypeError, match="not a M2SClassifier"):
         M2SClassifier.load(not_clf)
+    pickled = tmp_path / "other.pkl"
+    pickled.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(ValueError, match="pickle"):  # pickles are refused, never loaded
+        M2SClassifier.load(pickled)
 
 
 def test_device_selection(latent_problem):
@@ -240,7 +244,8 @@ def test_fit_predict_errors(pretrained_clf, latent_problem):
 def test_three_modalities_and_short_windows():
     xa, xb, y, trial = make_latent_problem(seed=1, n_trials=12, per_trial=10, n_windows=3)
     xc = xb[..., :4] + np.random.default_rng(0).normal(size=xb[..., :4].shape).astype(np.float32)
-    clf = M2SClassifier(**dict(SMALL, pretrain_max_epochs=3, max_epochs=3))
+    # cpc_steps=1: with 3 windows the paper's cut range [1, T - N - 1] needs N = 1
+    clf = M2SClassifier(**dict(SMALL, pretrain_max_epochs=3, max_epochs=3, cpc_steps=1))
     clf.pretrain({"eeg": xa, "eye": xb, "pps": xc})
     assert clf.pretrained.modalities == ["eeg", "eye", "pps"]
     clf.fit({"pps": xc}, y)

@@ -55,3 +55,35 @@ def test_epochs_errors(fitted, epochs_split):
     misc = mne.EpochsArray(np.zeros((3, 2, 1000)), info, verbose=False)
     with pytest.raises(ValueError, match="No modality recognised"):
         fitted.predict(misc)
+
+
+def test_window_travels_with_the_epochs(fitted, epochs_split):
+    ep_tr, ep_te = epochs_split
+    assert set(ep_tr.metadata["window"]) == {1.0}  # recorded by the paradigm
+    assert fitted.window_ == 1.0 and fitted.pretrained.window == 1.0
+    # the eye extractor cut the epochs into the data's 1-s windows, not its own 4 s
+    assert fitted.pretrained.extractors["eye"].window == 1.0
+    with pytest.raises(ValueError, match="window=2 s disagrees with the epochs"):
+        M2SClassifier(**dict(SMALL, window=2.0)).pretrain(ep_tr)
+    other = ep_te.copy().pick("eeg")
+    other.metadata = other.metadata.assign(window=4.0)
+    with pytest.raises(ValueError, match="disagrees with the data, cut into 4-s windows"):
+        fitted.predict(other)
+
+
+def test_task_on_multimodal_epochs_in_cross_val_score(epochs_split):
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    ep_tr, ep_te = epochs_split
+    runs = ep_tr.metadata["run"].astype(int).to_numpy()
+    sub = ep_tr[np.where(runs <= 6)[0]].pick(["eeg", "eyetrack"])
+    groups = sub.metadata["run"].to_numpy()
+    clf = M2SClassifier(**dict(SMALL, pretrain_max_epochs=2, max_epochs=3), task="eye->eeg")
+    scores = cross_val_score(clf, sub, None, groups=groups, cv=GroupKFold(2))
+    assert scores.shape == (2,) and np.all(np.isfinite(scores))
+    clf.fit(sub)  # labels from the events
+    assert list(clf.classes_) == ["negative", "neutral", "positive"]
+    assert set(clf.pretrained_.specs) == {"eeg", "eye"} and clf.pretrained is None
+    test = ep_te.copy().pick(["eeg", "eyetrack"])
+    np.testing.assert_array_equal(clf.predict(test), clf.predict(test.copy().pick("eeg")))
+    assert clf.score(test) == clf.score(test.copy().pick("eeg"))

@@ -8,9 +8,8 @@ from mne_m2s.features import (
     DifferentialEntropy,
     EyeMovementFeatures,
     PeripheralFeatures,
-    epochs_to_feature_dict,
-    labels_from_epochs,
 )
+from mne_m2s.inputs import epochs_to_feature_dict, labels_from_epochs
 
 SFREQ = 200.0
 

@@ -7,10 +7,11 @@ seconds and returns an array of shape ``(n_epochs, n_windows, n_features)``:
 * :class:`EyeMovementFeatures` for eye tracking (``eyegaze``, ``pupil``),
 * :class:`PeripheralFeatures` for peripheral signals (ECG, GSR, respiration, ...).
 
-:func:`epochs_to_feature_dict` runs the right one for every modality present.
+This sub-package is a leaf: it imports nothing from the package's input layer
+(:mod:`mne_m2s.inputs`, whose :func:`~mne_m2s.inputs.epochs_to_feature_dict`
+runs the right transformer for every modality present in multimodal epochs).
 """
 
-from ._epochs import epochs_to_feature_dict, labels_from_epochs
 from ._smoothing import lds_smooth
 from .eeg import DEFAULT_BANDS, DifferentialEntropy
 from .eye import DEFAULT_PUPIL_BANDS, EyeMovementFeatures
@@ -23,7 +24,5 @@ __all__ = [
     "DifferentialEntropy",
     "EyeMovementFeatures",
     "PeripheralFeatures",
-    "epochs_to_feature_dict",
-    "labels_from_epochs",
     "lds_smooth",
 ]

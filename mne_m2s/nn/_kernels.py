@@ -45,9 +45,13 @@ class FoldedSTSCore(torch.autograd.Function):
     probabilities are recomputed in the backward pass from the saved
     log-sum-exp, so nothing of size ``N x H x C x C`` is ever materialised and
     the backward pass is the usual ``dS = P * (dP - rowsum(O * G))``.
+
+    Under autocast (``precision="bf16"``) the core runs in float32: its
+    inputs are cast (``torch.amp.custom_fwd``); it is a small part of the step.
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
     def forward(ctx, xq, xk, a, m, chunk=None):
         n, c, b = xq.shape
         h = a.shape[0]
@@ -82,6 +86,7 @@ class FoldedSTSCore(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad):
         xq, xk, a, m, y, neg_lse = ctx.saved_tensors
         chunk = ctx.chunk
@@ -145,6 +150,36 @@ def dropout_mask(x, p):
     bits = bits.view(torch.int32)[:n].bitwise_and_(0x7FFFFFFF)
     mask = torch.ge(bits, round(p * 2.0**31), out=x.new_empty(n))
     return mask.mul_(1.0 / (1.0 - p)).view(x.shape)
+
+
+class ReLUDropout(torch.autograd.Function):
+    """``dropout(relu(x), p)`` in one step, saving only its output.
+
+    The output is what the next linear layer saves anyway, and it is all the
+    backward pass needs: ``dx = g / (1 - p)`` where the output is positive
+    (``x > 0`` and kept), else 0. Unfused, ReLU saves its output and the
+    dropout product saves its mask: two more tensors of the hidden size per
+    feed-forward network. Same mask draw as :class:`Dropout` after
+    :class:`torch.nn.ReLU`, so the result is identical.
+    """
+
+    @staticmethod
+    def forward(ctx, x, p):
+        out = torch.clamp_min(x, 0.0).mul_(dropout_mask(x, p))
+        ctx.save_for_backward(out)
+        ctx.scale = 1.0 / (1.0 - p)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad.mul(out > 0).mul_(ctx.scale), None
+
+
+def relu_dropout(x, p):
+    """``dropout(relu(x), p)`` in training mode (see :class:`ReLUDropout`)."""
+    return ReLUDropout.apply(x, p)
 
 
 class Dropout(nn.Dropout):

@@ -66,7 +66,10 @@ class STSAttention(nn.Module):
     head_dim : int
         Per-head dimension ``d`` (SPEC: 64).
     dropout : float
-        Dropout on the output projection (SPEC: 0.1).
+        Dropout on the output projection. The encoders pass 0: their
+        transformer block drops the attention output itself (``h +
+        Dropout(STS(h))``), and the reference's STS module has no dropout of
+        its own, so a non-zero value there would drop the residual twice.
     temporal_sparse : bool
         If False, keys and values come from window ``t`` only (spatial attention).
     fold : bool

@@ -8,6 +8,38 @@ from .losses import CLUB, M2MCPC, ContrastiveLoss, ReconstructionLoss
 #: Names of the pre-training loss components, in logging order.
 LOSS_NAMES = ("contrastive", "cpc", "recon", "club")
 
+#: Architecture settings shared by :class:`M2SNetwork` and :func:`make_embedder`.
+EMBEDDER_KEYS = ("embedding_dim", "attention", "n_layers", "n_heads", "head_dim", "ffn_dim",
+                 "dropout", "proj_dim")
+
+
+def make_embedder(n_features, n_bands, config):
+    """Encoder + projection of one modality, freshly initialised.
+
+    The one builder of fine-tuning embedders: the supervised baseline trains
+    it from scratch, fine-tuning from pre-trained encoders loads
+    :meth:`M2SNetwork.embedder`'s weights into it, model files rebuild it.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per window.
+    n_bands : int | None
+        Bands per electrode (None: a vector modality).
+    config : dict
+        At least the keys of :data:`EMBEDDER_KEYS`.
+
+    Returns
+    -------
+    embedder : ModalityEmbedder
+        ``(batch, T, ...) -> (batch, proj_dim)``.
+    """
+    cfg = {k: config[k] for k in EMBEDDER_KEYS if k != "proj_dim"}
+    return ModalityEmbedder(
+        EREncoder(n_features, n_bands=n_bands, **cfg),
+        Projection(config["embedding_dim"], config["proj_dim"]),
+    )
+
 
 class M2SNetwork(nn.Module):
     """Per-modality ER/EI encoders, decoders, CLUB estimators, contrastive head and M2M CPC.
@@ -162,4 +194,4 @@ def total_loss(parts, weights):
     return sum(weights[k] * v for k, v in parts.items() if weights.get(k, 0.0) != 0.0)
 
 
-__all__ = ["LOSS_NAMES", "M2SNetwork", "total_loss"]
+__all__ = ["EMBEDDER_KEYS", "LOSS_NAMES", "M2SNetwork", "make_embedder", "total_loss"]
