@@ -15,7 +15,16 @@ Figures:
   through the EEG encoder for 1 and 512 samples (median);
 * ``peak_rss_mb`` — peak resident memory of the process.
 
-Usage: ``python benchmarks/bench_pretrain.py [--steps 7] [--threads 2]``.
+With ``--precision bf16`` the pre-training step runs under bfloat16 autocast
+(``M2SClassifier(precision="bf16")``). ``--loss-curve EPOCHS`` instead
+pre-trains a small SEED-shaped problem for EPOCHS epochs in float32 (two
+seeds) and bf16 and prints the three loss curves and their distances: bf16
+matches float32 "within noise" when its distance to the float32 curve of the
+same seed is no larger than the distance between the two float32 seeds.
+``--skip-finetune`` measures the pre-training step and memory only.
+
+Usage: ``python benchmarks/bench_pretrain.py [--steps 7] [--threads 2]
+[--precision float32|bf16] [--skip-finetune] [--loss-curve EPOCHS]``.
 """
 
 import argparse
@@ -40,8 +49,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=7, help="timed pre-training steps")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", default="float32", choices=("float32", "bf16"))
+    parser.add_argument("--skip-finetune", action="store_true")
+    parser.add_argument("--loss-curve", type=int, default=0, metavar="EPOCHS")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.loss_curve:
+        return loss_curves(args.loss_curve)
 
     from mne_m2s import M2SClassifier
     from mne_m2s.nn.m2s import M2SNetwork
@@ -63,6 +77,7 @@ def main(argv=None):
         train_split=None,
         device="cpu",
         mi_steps=3,
+        **({"precision": args.precision} if args.precision != "float32" else {}),
     ).initialize()
     step = (batch, None)
     net.history.new_epoch()
@@ -74,6 +89,15 @@ def main(argv=None):
     for _ in range(2):  # warm-up
         one_step()
     pretrain_step_s = _median_time(one_step, args.steps)
+    if args.skip_finetune:
+        print(json.dumps({
+            "pretrain_step_s": round(pretrain_step_s, 3),
+            "precision": args.precision,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        }, indent=2))
+        return
 
     # fine-tuning and prediction from a SPEC-sized pre-trained model
     n = 2010
@@ -98,6 +122,35 @@ def main(argv=None):
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
+    }, indent=2))
+
+
+def loss_curves(epochs):
+    """Pre-training loss per epoch: float32 (seeds 0 and 1) and bf16 (seed 0)."""
+    from mne_m2s import M2SClassifier
+
+    rng = np.random.default_rng(0)
+    n, lat = 1024, rng.standard_normal((1024, 5, 8), dtype=np.float32)
+    data = {
+        "eeg": (lat @ rng.standard_normal((8, 310), dtype=np.float32)
+                + rng.standard_normal((n, 5, 310), dtype=np.float32)).reshape(n, 5, 62, 5),
+        "eye": lat @ rng.standard_normal((8, 33), dtype=np.float32)
+        + rng.standard_normal((n, 5, 33), dtype=np.float32),
+    }
+    curves = {}
+    for name, precision, seed in (("float32", "float32", 0), ("float32_seed1", "float32", 1),
+                                  ("bf16", "bf16", 0)):
+        clf = M2SClassifier(pretrain_max_epochs=epochs, pretrain_batch_size=256,
+                            pretrain_lr=1e-4, precision=precision, device="cpu",
+                            random_state=seed).pretrain(data)
+        curves[name] = [round(float(v), 4) for v in clf.pretrained.history[:, "train_loss"]]
+    a, b, c = (np.asarray(curves[k]) for k in ("float32", "float32_seed1", "bf16"))
+    print(json.dumps({
+        "epochs": epochs,
+        "curves": curves,
+        "mean_abs_diff_bf16_vs_float32": round(float(np.mean(np.abs(c - a))), 4),
+        "mean_abs_diff_float32_seed0_vs_seed1": round(float(np.mean(np.abs(b - a))), 4),
+        "final_rel_diff_bf16_vs_float32": round(float(abs(c[-1] - a[-1]) / abs(a[-1])), 4),
     }, indent=2))
 
 

@@ -521,7 +521,6 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self : M2SClassifier
         """
         self._check_params()
-        self._reset_fitted()
         pre = self.pretrained
         task = parse_task(self.task) if self.task is not None else None
         inputs = self._read(
@@ -533,6 +532,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if pre is not None and pre.window is not None:
             resolve_window(pre.window, inputs.window, "the data")
         data = inputs.data
+        pretrain_here = False
         if task is not None:
             if len(data) > 1 or pre is None:
                 missing = [m for m in task if m not in data]
@@ -542,8 +542,7 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                         f"{list(data)} (missing {missing}). Pass multimodal X, or set task to "
                         "modalities X holds."
                     )
-                if pre is None:
-                    pre = self._pretrain(inputs)
+                pretrain_here = pre is None
                 data = {task[0]: data[task[0]]}
             elif task[0] not in data:
                 raise ValueError(
@@ -579,6 +578,9 @@ class M2SClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 f"data contain only one class: {encoder.classes_[0]!r}."
             )
         y_enc = encoder.transform(y).astype(np.int64)
+        self._reset_fitted()
+        if pretrain_here:  # task-fit: pre-train on every modality of X, from scratch
+            pre = self._pretrain(inputs)
         device = resolve_device(self.device)
         seed = check_random_state_seed(self.random_state)
         spec = ModalitySpec.from_array(modality, x)

@@ -428,9 +428,11 @@ def read_input(X, *, modality="auto", known=None, modality_map=None, extractors=
         )
         data = {m: check_feature_array(a, f"features of {m!r}") for m, a in feats.items()}
         _check_same_length(data)
-        if not fit_extractors:
+        if not fit_extractors and recorded is None:
             windows = {getattr(e, "window", None) for e in fitted.values()} - {None}
-            use = windows.pop() if len(windows) == 1 else recorded
+            use = windows.pop() if len(windows) == 1 else None
+        elif not fit_extractors:
+            use = recorded  # the caller checks it against the window it trained on
         return InputData(data, labels_from_epochs(X), groups_from_epochs(X), fitted, use)
     if isinstance(X, dict):
         if not X:

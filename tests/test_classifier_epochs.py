@@ -66,7 +66,7 @@ def test_window_travels_with_the_epochs(fitted, epochs_split):
     with pytest.raises(ValueError, match="window=2 s disagrees with the epochs"):
         M2SClassifier(**dict(SMALL, window=2.0)).pretrain(ep_tr)
     other = ep_te.copy().pick("eeg")
-    other.metadata["window"] = 4.0
+    other.metadata = other.metadata.assign(window=4.0)
     with pytest.raises(ValueError, match="disagrees with the data, cut into 4-s windows"):
         fitted.predict(other)
 

@@ -74,7 +74,7 @@ def test_task_with_pretrained_encoders_does_not_pretrain(pretrained_clf, latent_
     clf = clone(pretrained_clf).set_params(task="eye->eeg", max_epochs=20)
     clf.fit({"eeg": xa[train], "eye": xb[train]}, y[train])
     assert spy_pretrain == []
-    assert clf.pretrained_ is pretrained_clf.pretrained
+    assert clf.pretrained_ is clf.pretrained  # (clone keeps a copy of the encoders)
     assert clf.score({"eeg": xa[test], "eye": xb[test]}, y[test]) >= 1 / 3 + 0.2
     # with pre-trained encoders, the fine-tune modality alone is enough
     clf.fit({"eye": xb[train]}, y[train])

@@ -32,8 +32,8 @@ def _capture(block):
     def pre_norm2(mod, args):
         seen["norm2_in"] = args[0].detach().clone()
 
-    def post_relu(mod, args, out):
-        seen["hidden"] = out.detach().clone()
+    def post_linear1(mod, args, out):
+        seen["hidden"] = out.detach().relu()
 
     def pre_linear2(mod, args):
         seen["hidden_dropped"] = args[0].detach().clone()
@@ -46,7 +46,7 @@ def _capture(block):
         block.attention.register_forward_hook(post_attention),
         block.norm1.register_forward_pre_hook(pre_norm1),
         block.norm2.register_forward_pre_hook(pre_norm2),
-        block.ffn[1].register_forward_hook(post_relu),
+        block.ffn[0].register_forward_hook(post_linear1),
         block.ffn[3].register_forward_pre_hook(pre_linear2),
         block.ffn[3].register_forward_hook(post_linear2),
     ]
@@ -139,6 +139,24 @@ def test_window_attention_drops_attention_weights_in_training_only():
         tr0 = att.train()(x)
     torch.testing.assert_close(ev, tr0)
     assert not torch.allclose(ev, tr)
+
+
+def test_fused_relu_dropout_is_relu_then_dropout():
+    from mne_m2s.nn._kernels import Dropout, relu_dropout
+
+    x = torch.randn(300, 64, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(300, 64, dtype=torch.float64)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        fused = relu_dropout(x, 0.3)
+        torch.manual_seed(0)
+        plain = Dropout(0.3)(torch.relu(x))
+    torch.testing.assert_close(fused, plain, rtol=0, atol=0)
+    # only the output is saved for the backward pass
+    assert [t.data_ptr() for t in fused.grad_fn.saved_tensors] == [fused.data_ptr()]
+    (gf,) = torch.autograd.grad(fused, x, g)
+    (gp,) = torch.autograd.grad(plain, x, g)
+    torch.testing.assert_close(gf, gp)
 
 
 def test_evaluation_mode_is_deterministic():

@@ -152,6 +152,36 @@ def dropout_mask(x, p):
     return mask.mul_(1.0 / (1.0 - p)).view(x.shape)
 
 
+class ReLUDropout(torch.autograd.Function):
+    """``dropout(relu(x), p)`` in one step, saving only its output.
+
+    The output is what the next linear layer saves anyway, and it is all the
+    backward pass needs: ``dx = g / (1 - p)`` where the output is positive
+    (``x > 0`` and kept), else 0. Unfused, ReLU saves its output and the
+    dropout product saves its mask: two more tensors of the hidden size per
+    feed-forward network. Same mask draw as :class:`Dropout` after
+    :class:`torch.nn.ReLU`, so the result is identical.
+    """
+
+    @staticmethod
+    def forward(ctx, x, p):
+        out = torch.clamp_min(x, 0.0).mul_(dropout_mask(x, p))
+        ctx.save_for_backward(out)
+        ctx.scale = 1.0 / (1.0 - p)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad.mul(out > 0).mul_(ctx.scale), None
+
+
+def relu_dropout(x, p):
+    """``dropout(relu(x), p)`` in training mode (see :class:`ReLUDropout`)."""
+    return ReLUDropout.apply(x, p)
+
+
 class Dropout(nn.Dropout):
     """Drop-in :class:`torch.nn.Dropout` with a faster mask on the CPU.
 

@@ -14,12 +14,17 @@
 import torch
 from torch import nn
 
-from ._kernels import Dropout
+from ._kernels import Dropout, relu_dropout
 from .attention import STSAttention, WindowAttention
 
 
 class FeedForward(nn.Sequential):
-    """``Linear(width, hidden) -> ReLU -> Dropout -> Linear(hidden, width) -> Dropout``."""
+    """``Linear(width, hidden) -> ReLU -> Dropout -> Linear(hidden, width) -> Dropout``.
+
+    In training mode on the CPU, ReLU and the first dropout run as one step
+    (:class:`~mne_m2s.nn._kernels.ReLUDropout`: same function, same mask draw,
+    two fewer hidden-sized tensors kept for the backward pass).
+    """
 
     def __init__(self, width, hidden=1024, dropout=0.1):
         super().__init__(
@@ -29,6 +34,17 @@ class FeedForward(nn.Sequential):
             nn.Linear(hidden, width),
             Dropout(dropout),
         )
+
+    def forward(self, x):
+        """Parameters: x, shape (..., width). Returns the same shape."""
+        lin1, relu, drop1, lin2, drop2 = self
+        h = lin1(x)
+        p = drop1.p
+        if drop1.training and 0 < p < 1 and h.device.type == "cpu" and h.is_floating_point():
+            h = relu_dropout(h, p)
+        else:
+            h = drop1(relu(h))
+        return drop2(lin2(h))
 
 
 class PostNormBlock(nn.Module):
