@@ -47,8 +47,7 @@ def _median_time(fn, repeats, sync):
 
 def _step_time(device, precision, steps, sync):
     from mne_m2s.nn.m2s import M2SNetwork
-    from mne_m2s.training import WeightedLoss
-    from mne_m2s.training_dp import DataParallelPretrainer
+    from mne_m2s.training import DataParallelPretrainer, WeightedLoss
 
     rng = np.random.default_rng(0)
     batch = {

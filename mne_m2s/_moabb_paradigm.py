@@ -318,7 +318,7 @@ class EmotionWindowsParadigm(BaseParadigm):
             ``trial`` (unique trial id), ``label``, ``window_start``, ``tmin``
             and the trial's description fields.
         """
-        from .paradigms import EmotionParadigm
+        from ._emotion_paradigm import EmotionParadigm
 
         n_windows = check_int("n_windows", self.n_windows, 1)
         step = check_int("step", self.step, 1)
@@ -409,7 +409,7 @@ class EmotionWindowsParadigm(BaseParadigm):
         return raw.copy().filter(l_freq, h_freq, picks="eeg", verbose=False)
 
     def _check_lengths(self, dataset, runs, n_windows, window):
-        from .paradigms import EmotionParadigm
+        from ._emotion_paradigm import EmotionParadigm
 
         need = n_windows * window
         short = []
@@ -439,7 +439,7 @@ class EmotionWindowsParadigm(BaseParadigm):
     def _raws(self, dataset, runs, postprocess_pipeline):
         import pandas as pd
 
-        from .paradigms import EmotionParadigm
+        from ._emotion_paradigm import EmotionParadigm
 
         X, y, rows = [], [], []
         for subject, session, run, raw in runs:

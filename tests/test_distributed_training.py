@@ -44,8 +44,7 @@ def _one_step(net, batch, perm, cut):
 def _step_equivalence(context):
     from mne_m2s.distributed import ShardedBatches
     from mne_m2s.nn.m2s import M2SNetwork
-    from mne_m2s.training import WeightedLoss
-    from mne_m2s.training_dp import DataParallelPretrainer
+    from mne_m2s.training import DataParallelPretrainer, WeightedLoss
 
     X, _ = _data()
     gen = torch.Generator().manual_seed(3)

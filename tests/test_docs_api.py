@@ -32,7 +32,6 @@ INTERNAL = {
     "mne_m2s.classifier",  # M2SClassifier via mne_m2s, PretrainedM2S listed explicitly
     "mne_m2s.modalities",
     "mne_m2s.training",
-    "mne_m2s.training_dp",  # the data-parallel net behind M2SClassifier.pretrain
 }
 
 _CURRENTMODULE = re.compile(r"^\.\.\s+(?:py:)?currentmodule::\s*(\S+)\s*$")

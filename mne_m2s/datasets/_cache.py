@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import logger
+from ._containers import FeatureRun
 from ._raw import RawTrial, to_runs
-from .base import FeatureRun
 
 _CACHE_FORMAT = 2
 

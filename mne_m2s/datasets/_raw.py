@@ -14,8 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._containers import FeatureRun
 from ._montage import eeg_montage
-from .base import FeatureRun
 
 
 @dataclass
