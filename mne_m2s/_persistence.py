@@ -15,8 +15,6 @@ and an existing file intact.
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ import torch
 
 from ._version import __version__
 from .modalities import ModalitySpec
+from .utils._io import atomic_write
 from .utils._logging import logger
 
 #: Version of the file layout written by this package; files with a larger
@@ -534,17 +533,7 @@ def write_model_file(path, kind, state, tensors, card):
         "state": state,
     }
     blob = _serialize(tensors, {META_KEY: json.dumps(doc, allow_nan=True)})
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fid:
-            fid.write(blob)
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fid: fid.write(blob))
     logger.info("Saved %s to %s (%d tensors).", kind, path, len(tensors))
 
 

@@ -26,6 +26,7 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
+from .utils._io import atomic_write
 from .utils._logging import logger
 
 #: File name of the checkpoint inside ``checkpoint_dir``.
@@ -48,26 +49,7 @@ def atomic_torch_save(obj, path):
     path : path-like
         Destination; its folder must exist.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fid:
-            torch.save(obj, fid)
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    atomic_write(path, lambda fid: torch.save(obj, fid))
 
 
 def check_writable_dir(directory, what):

@@ -208,7 +208,7 @@ def test_failed_save_leaves_no_partial_file(fitted, tmp_path, monkeypatch):
     def failing_fsync(fd):  # the bytes are written, the disk fails before the rename
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(_persistence.os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "fsync", failing_fsync)  # the atomic writer's fsync
     with pytest.raises(OSError, match="no space"):
         fitted.save(path)
     assert path.read_bytes() == before

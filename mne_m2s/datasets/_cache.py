@@ -14,12 +14,12 @@ import inspect
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import logger
+from ..utils._io import atomic_write
 from ._containers import FeatureRun
 from ._raw import RawTrial, to_runs
 
@@ -161,15 +161,7 @@ def write_atomic_npz(fname, arrays):
     """
     fname = Path(fname)
     fname.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=fname.parent, prefix=f".{fname.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fid:
-            np.savez(fid, **arrays)
-        os.replace(tmp, fname)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(fname, lambda fid: np.savez(fid, **arrays))
 
 
 def load_subject(dataset, subject, files, parse):

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
+from ..utils._io import atomic_write
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -104,33 +103,13 @@ def hash_data(X, y=None, meta=None):
 
 
 def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` atomically (temporary file + :func:`os.replace`)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fid:
-            fid.write(text)
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (see :func:`mne_m2s.utils._io.atomic_write`)."""
+    atomic_write(path, lambda fid: fid.write(text), text=True)
 
 
 def atomic_write_bytes(path, data):
     """Write ``data`` (bytes) to ``path`` atomically."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fid:
-            fid.write(data)
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fid: fid.write(data))
 
 
 class OutputFolderError(ValueError):
