@@ -402,11 +402,12 @@ def _add_evaluate_parser(sub):
 
     evaluate = sub.add_parser(
         "evaluate",
-        help="evaluate methods on a dataset read from files (resumable)",
+        help="evaluate methods on a dataset (resumable)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=_paragraphs(
             "Run registered methods under a protocol on a licensed dataset, at its feature "
-            "level where it has one (SEED family), else from its signals (DEAP, DREAMER). "
+            "level where it has one (SEED family), else from its signals (DEAP, DREAMER), or "
+            "on SyntheticEmotion features (no --path; the demo's data settings). "
             "Without --quick the model is the paper's (M2SClassifier defaults: 200 "
             "pre-training and fine-tuning epochs), which needs a GPU (--device cuda).",
             "Every finished unit (subject, session, split, method) is written to DIR/units at "
@@ -416,7 +417,7 @@ def _add_evaluate_parser(sub):
                                                        subsequent_indent="    ")
                                          for line in describe_methods()),
     )
-    _add_data_arguments(evaluate)
+    _add_data_arguments(evaluate, path_required=False)
     evaluate.add_argument("--out", default="mne-m2s-results", metavar="DIR",
                           help="output folder (default: ./mne-m2s-results)")
     evaluate.add_argument("--methods", nargs="+", default=["M2S"], metavar="METHOD",
@@ -434,7 +435,7 @@ def _evaluate(args):
     from .paradigms import EmotionParadigm
 
     try:
-        dataset = _load_dataset(args)
+        dataset = _load_dataset(args, allow_generated=True)
         for m in args.methods:
             get_method(m).check_level(dataset.level, f"{dataset.code} (as read here)")
     except (DatasetLayoutError, *_ERRORS) as err:

@@ -100,7 +100,6 @@ def test_evaluate_missing_path(tmp_path, capsys):
     "args, match",
     [
         (["--dataset", "SEEDX"], "Did you mean 'SEED'"),
-        (["--dataset", "SyntheticEmotion"], "mne-m2s demo"),
         (["--dataset", "SEED-V", "--subjects", "99"], "no subject(s) [99]"),
         (["--dataset", "SEED-V", "--methods", "M2S", "fuson"], "Did you mean 'fusion'"),
         (["--dataset", "SEED-V", "--protocol", "los"], "Did you mean 'loso'"),
@@ -115,6 +114,18 @@ def test_evaluate_errors(tmp_path, capsys, args, match):
                      *args]) == 2
     err = capsys.readouterr().err
     assert match in err and "Traceback" not in err
+
+
+def test_evaluate_on_synthetic_features_needs_no_path(tmp_path, capsys):
+    out = tmp_path / "synthetic"
+    assert cli.main(["evaluate", "--dataset", "SyntheticEmotion", "--subjects", "1", "--quick",
+                     "--methods", "svm", "--out", str(out)]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["method"]) == {"svm"}
+    assert set(results["task"]) == {"eeg->eeg", "eye->eye"}
+    eeg = results.loc[results["task"] == "eeg->eeg", "balanced_accuracy"].mean()
+    assert eeg > 1 / 3 + 0.1  # three classes: the linear SVM on DE features learns
+    assert "SyntheticEmotion" in capsys.readouterr().out
 
 
 def test_evaluate_on_files_resumes_and_refuses_other_settings(tmp_path, capsys):
