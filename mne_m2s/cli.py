@@ -441,7 +441,11 @@ def _evaluate(args):
     except (DatasetLayoutError, *_ERRORS) as err:
         return _fail("evaluate", str(err))
     settings = _model_settings(args, dataset)
-    print(f"mne-m2s evaluate: {dataset.code} ({dataset.level} level) from {dataset.data_path()}, "
+    from .datasets.base import BaseEmotionDataset
+
+    generated = type(dataset).check_files is not BaseEmotionDataset.check_files
+    source = "generated on the fly" if generated else f"from {dataset.data_path()}"
+    print(f"mne-m2s evaluate: {dataset.code} ({dataset.level} level) {source}, "
           f"subjects {dataset.subject_list}, methods {args.methods}, protocol {args.protocol}",
           flush=True)
     if args.protocol == "reference":
