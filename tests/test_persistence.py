@@ -169,7 +169,7 @@ def test_corrupted_tensor_bytes_and_description(model_file, tmp_path):
     tensors = load(blob)
     # a weight of the wrong shape
     key = next(k for k in tensors if k.startswith("head/"))
-    tensors[key] = torch.zeros(3)
+    tensors[key] = torch.zeros(tensors[key].numel() + 1)  # never the right shape
     bad = tmp_path / "shape.m2s"
     bad.write_bytes(save(tensors, metadata=meta))
     with pytest.raises(ModelFileError, match="do not fit the architecture"):
