@@ -168,10 +168,29 @@ def test_dropout_masks_are_independent_across_positions_and_calls():
     x = torch.ones(400_000)
     drop = Dropout(0.5)
     a, b = drop(x) == 0, drop(x) == 0
-    # neighbours (the two halves of one 64-bit draw) and consecutive calls uncorrelated
-    for u, v in ((a[0::2], a[1::2]), (a, b)):
+    # the four 16-bit lanes of one 64-bit draw, and consecutive calls, uncorrelated;
+    # each lane drops at the rate (the top lane includes the draw's sign bit)
+    lanes = [a[k::4] for k in range(4)]
+    for lane in lanes:
+        assert abs(lane.double().mean().item() - 0.5) < 5e-3
+    pairs = [(lanes[i], lanes[j]) for i in range(4) for j in range(i + 1, 4)] + [(a, b)]
+    for u, v in pairs:
         both = (u & v).double().mean().item()
         assert abs(both - 0.25) < 5e-3
+
+
+def test_dropout_rates_16_bit_lanes_cannot_resolve_use_torch_dropout(monkeypatch):
+    from mne_m2s.nn import _kernels
+
+    x = torch.ones(1000)
+    assert _kernels.fast_dropout_supported(x, 0.1)
+    for p in (1e-6, 1 - 1e-6):  # round(p * 2**16) is 0 or 2**16
+        assert not _kernels.fast_dropout_supported(x, p)
+    assert not _kernels.fast_dropout_supported(x.long(), 0.1)
+    calls = []
+    monkeypatch.setattr(_kernels.F, "dropout", lambda *a: calls.append(a) or a[0])
+    Dropout(1e-6)(x)
+    assert len(calls) == 1 and calls[0][1] == 1e-6
 
 
 def test_dropout_eval_identity_and_p_zero():

@@ -35,11 +35,8 @@ def _capture(block):
     def post_linear1(mod, args, out):
         seen["hidden"] = out.detach().relu()
 
-    def pre_linear2(mod, args):
-        seen["hidden_dropped"] = args[0].detach().clone()
-
-    def post_linear2(mod, args, out):
-        seen["ffn_pre_drop"] = out.detach().clone()
+    def pre_drop2(mod, args):
+        seen["ffn_pre_drop"] = args[0].detach().clone()
 
     hooks = [
         block.register_forward_pre_hook(pre_block),
@@ -47,8 +44,7 @@ def _capture(block):
         block.norm1.register_forward_pre_hook(pre_norm1),
         block.norm2.register_forward_pre_hook(pre_norm2),
         block.ffn[0].register_forward_hook(post_linear1),
-        block.ffn[3].register_forward_pre_hook(pre_linear2),
-        block.ffn[3].register_forward_hook(post_linear2),
+        block.ffn[4].register_forward_pre_hook(pre_drop2),
     ]
     return seen, hooks
 
@@ -114,18 +110,58 @@ def test_sts_module_inside_the_encoder_has_no_output_dropout():
         assert block.attn_dropout.p == P
 
 
-def test_feed_forward_drops_after_relu_and_after_second_linear():
+def test_feed_forward_drops_after_relu_and_after_second_linear(monkeypatch):
+    import mne_m2s.nn.encoders as encoders
+
+    # the fused CPU path applies relu and a {0, 1} mask in one step and folds
+    # the 1 / (1 - p) into the second layer's weight: record the masked hidden
+    masked = []
+    real_relu_mask = encoders.relu_mask
+
+    def spy(h, mask, scale=1.0):
+        out = real_relu_mask(h, mask, scale)
+        masked.append(out.detach().clone())
+        return out
+
+    monkeypatch.setattr(encoders, "relu_mask", spy)
     torch.manual_seed(2)
     enc = EREncoder(62 * 5, 32, n_bands=5, attention="sts", n_layers=1, ffn_dim=256, dropout=P)
     seen = _run_block(enc, torch.randn(32, 5, 62, 5))
-    frac_hidden, scale_hidden = _dropped(seen["hidden"], seen["hidden_dropped"])
+    (hidden_masked,) = masked
+    frac_hidden, _ = _dropped(seen["hidden"], hidden_masked)
     assert frac_hidden == pytest.approx(P, abs=0.01)
-    assert scale_hidden == pytest.approx(1 / (1 - P), rel=1e-3)
+    # what reaches the second linear layer is the kept hidden scaled by 1 / (1 - p)
+    lin2 = enc.blocks[0].ffn[3]
+    with torch.no_grad():
+        expected = lin2(hidden_masked / (1 - P))
+    torch.testing.assert_close(seen["ffn_pre_drop"], expected, rtol=1e-4, atol=1e-5)
     # the residual the FFN adds is its output after one more dropout, nothing else
     residual = seen["norm2_in"] - enc.blocks[0].norm1(seen["norm1_in"])
     frac_out, scale_out = _dropped(seen["ffn_pre_drop"], residual)
     assert frac_out == pytest.approx(P, abs=0.01)
     assert scale_out == pytest.approx(1 / (1 - P), rel=1e-3)
+
+
+def test_fused_feed_forward_equals_the_unfused_modules():
+    from mne_m2s.nn._kernels import Dropout
+    from mne_m2s.nn.encoders import FeedForward
+
+    torch.manual_seed(4)
+    ffn = FeedForward(40, 96, dropout=0.2).train()
+    x = torch.randn(64, 5, 40, requires_grad=True)
+    g = torch.randn(64, 5, 40)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        fused = ffn(x)
+    lin1, _, _, lin2, _ = ffn
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # same draws in the same order: hidden mask, then output mask
+        plain = Dropout(0.2)(lin2(Dropout(0.2)(torch.relu(lin1(x)))))
+    torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-6)
+    grads_fused = torch.autograd.grad(fused, [x, *ffn.parameters()], g)
+    grads_plain = torch.autograd.grad(plain, [x, *ffn.parameters()], g)
+    for a, b in zip(grads_fused, grads_plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_window_attention_drops_attention_weights_in_training_only():

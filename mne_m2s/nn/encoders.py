@@ -14,7 +14,7 @@
 import torch
 from torch import nn
 
-from ._kernels import Dropout, relu_dropout
+from ._kernels import Dropout, fast_dropout_supported, keep_mask, relu_mask
 from .attention import STSAttention, WindowAttention
 
 
@@ -22,8 +22,12 @@ class FeedForward(nn.Sequential):
     """``Linear(width, hidden) -> ReLU -> Dropout -> Linear(hidden, width) -> Dropout``.
 
     In training mode on the CPU, ReLU and the first dropout run as one step
-    (:class:`~mne_m2s.nn._kernels.ReLUDropout`: same function, same mask draw,
-    two fewer hidden-sized tensors kept for the backward pass).
+    that saves only its output (:class:`~mne_m2s.nn._kernels.ReLUMask`), and
+    the ``1 / (1 - p)`` of inverted dropout scales the second linear layer's
+    weight instead of the hidden activations: the same function (up to
+    floating-point rounding) and the same mask draw as the unfused modules,
+    with two fewer hidden-sized tensors kept for the backward pass and one
+    fewer pass over them in each direction.
     """
 
     def __init__(self, width, hidden=1024, dropout=0.1):
@@ -40,11 +44,13 @@ class FeedForward(nn.Sequential):
         lin1, relu, drop1, lin2, drop2 = self
         h = lin1(x)
         p = drop1.p
-        if drop1.training and 0 < p < 1 and h.device.type == "cpu" and h.is_floating_point():
-            h = relu_dropout(h, p)
+        if drop1.training and p > 0 and fast_dropout_supported(h, p):
+            # relu and a {0, 1} mask here, the 1 / (1 - p) folded into the weight
+            h = relu_mask(h, keep_mask(h, p))
+            out = nn.functional.linear(h, lin2.weight * (1.0 / (1.0 - p)), lin2.bias)
         else:
-            h = drop1(relu(h))
-        return drop2(lin2(h))
+            out = lin2(drop1(relu(h)))
+        return drop2(out)
 
 
 class PostNormBlock(nn.Module):
