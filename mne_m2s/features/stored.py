@@ -28,9 +28,10 @@ class EyeFeatureChannels(_EpochsTransformer):
     Each epoch is cut into non-overlapping windows of ``window`` seconds (as
     every extractor of :mod:`mne_m2s.features`) and each feature is the mean of
     its channel over the window. A window inside one feature window therefore
-    returns exactly the stored vector: with the 4-s windows of SEED-IV (or any
-    window dividing 4 s, aligned on the trial start, as
-    :class:`~mne_m2s.paradigms.EmotionWindowsParadigm` cuts them).
+    returns exactly the stored vector (the channels are checked to be constant
+    over the window and its value is read without a rounding sum): with the
+    4-s windows of SEED-IV, or any window dividing 4 s aligned on the trial
+    start, as :class:`~mne_m2s.paradigms.EmotionWindowsParadigm` cuts them.
 
     Parameters
     ----------
@@ -89,5 +90,10 @@ class EyeFeatureChannels(_EpochsTransformer):
                         "feature window and starts on its grid (e.g. 4, 2 or 1 s from the "
                         "trial start), or pass straddle='mean'."
                     )
-            chunks.append(x.mean(axis=-1).transpose(0, 2, 1))
+                # constant windows: their mean is their value, read exactly (a float sum
+                # of 800 equal values is not always bit-equal to the value)
+                values = x[..., 0]
+            else:
+                values = x.mean(axis=-1)
+            chunks.append(values.transpose(0, 2, 1))
         return np.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
