@@ -30,7 +30,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from .modalities import EYE_FEATURE_KIND, channel_kinds, channel_modalities, check_modality_map
+from .modalities import (
+    EYE_FEATURE_KIND,
+    EYE_FEATURE_PREFIX,
+    channel_kinds,
+    channel_modalities,
+    check_modality_map,
+)
 
 #: Name given to a plain-array modality when nothing else names it.
 DEFAULT_NAME = "input"
@@ -232,7 +238,8 @@ def epochs_to_feature_dict(epochs, modality_map=None, extractors=None, window=No
         vocab = "; ".join(f"{m}: {', '.join(t)}" for m, t in modality_map.items())
         raise ValueError(
             f"No modality recognised in the epochs: their channel types are "
-            f"{_describe_types(ch_types)}, and the modality vocabulary is {{{vocab}}}. Set "
+            f"{_describe_types(ch_types)}, and the modality vocabulary is {{{vocab}}} "
+            f"({EYE_FEATURE_KIND!r}: misc channels named {EYE_FEATURE_PREFIX!r}...). Set "
             "the channel types (epochs.set_channel_types) or pass modality_map."
         )
     ch_types = channel_kinds(epochs.info)  # MNE types; "eye_feature" for stored features
