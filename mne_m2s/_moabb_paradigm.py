@@ -377,7 +377,7 @@ class EmotionWindowsParadigm(BaseParadigm):
                         runs.append((int(subject), str(session), str(run), self._filtered(raw)))
         if not runs:
             raise ValueError(f"{dataset.code}: subjects {subjects} have no trial of {list(keep)}.")
-        if return_raws:
+        if return_raws:  # one sample per trial: no split can divide a trial
             return self._raws(dataset, runs, postprocess_pipeline)
         self._check_lengths(dataset, runs, n_windows, window)
         inner = EmotionParadigm(
