@@ -229,9 +229,10 @@ class EmotionWindowsParadigm(BaseParadigm):
         available = list(getattr(dataset, "modalities", {}) or {})
         for name in self._wanted_modalities():
             if available and name not in available:
+                hint = getattr(dataset, "_missing_modality_hint", lambda _: "")(name)
                 raise ValueError(
                     f"modalities: {dataset.code} has no modality {name!r}; its modalities are "
-                    f"{available}.{_suggest(name, available)}"
+                    f"{available}.{hint or _suggest(name, available)}"
                 )
         if self.events is not None:
             unknown = [e for e in self.events if e not in dataset.event_id]

@@ -252,3 +252,20 @@ def test_raw_eye_option_errors(tmp_path):
     write_seed_iv(tmp_path, subjects=(1,), levels=("raw",))  # no eye_feature_smooth tree
     with pytest.raises(DatasetLayoutError, match="eye_feature_smooth"):
         SEEDIV(tmp_path, level="raw", eye="features").get_data([1])
+
+
+def test_raw_eye_hint_and_cache(raw_eye_root, tmp_path):
+    from mne_m2s.paradigms import EmotionWindowsParadigm
+
+    root, _ = raw_eye_root
+    with pytest.raises(ValueError, match=r"no modality 'eye'.*eye='features'"):
+        EmotionWindowsParadigm(modalities="eye").get_data(SEEDIV(root, level="raw"), [1])
+    kwargs = dict(level="raw", eye="features", cache=True, cache_dir=tmp_path / "cache")
+    first = SEEDIV(root, **kwargs).get_data([1])[1]["2"]["2"]
+    again = SEEDIV(root, **kwargs).get_data([1])[1]["2"]["2"]  # from the cache
+    assert again.ch_names == first.ch_names and again.get_channel_types() == \
+        first.get_channel_types()
+    np.testing.assert_array_equal(again.get_data(), first.get_data())
+    plain = SEEDIV(root, level="raw", cache=True, cache_dir=tmp_path / "cache")
+    assert plain.get_data([1])[1]["2"]["2"].ch_names == list(SEED_CHANNELS)  # own cache key
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 2

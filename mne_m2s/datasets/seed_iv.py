@@ -177,6 +177,14 @@ class SEEDIV(BaseEmotionDataset):
         self.length_mismatch = length_mismatch
         self.eye = eye
 
+    def _missing_modality_hint(self, modality):
+        if modality == "eye" and self.level == "raw" and self.eye is None:
+            return (
+                " SEEDIV(level='raw', eye='features') adds the published eye-movement "
+                "features as channels of modality 'eye'."
+            )
+        return ""
+
     # ------------------------------------------------------------------ layout
     def _trees(self):
         if self.level == "raw":
