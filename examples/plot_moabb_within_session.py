@@ -64,9 +64,10 @@ pipelines = {
 # %%
 # MOABB's within-session evaluation, split by trial
 # -------------------------------------------------
-# ``paradigm.trial_wise_cv`` keeps every clip whole: MOABB's default would
+# ``paradigm.trial_wise_cv`` keeps every clip whole. MOABB's default would
 # split single samples and put overlapping windows of one clip in both the
-# training and the test fold. Results go to a temporary folder (MOABB would
+# training and the test fold, so the paradigm refuses it with an error naming
+# this fix. Results go to a temporary folder (MOABB would
 # otherwise use ``~/mne_data`` and record it in the MNE config).
 evaluation = WithinSessionEvaluation(
     paradigm=paradigm,

@@ -10,6 +10,8 @@ so MOABB's ``WithinSessionEvaluation``, ``CrossSessionEvaluation`` and
 from __future__ import annotations
 
 import numbers
+import sys
+import warnings
 
 import numpy as np
 from moabb.paradigms.base import BaseParadigm
@@ -108,18 +110,37 @@ class EmotionWindowsParadigm(BaseParadigm):
     pixels, pupil in metres, skin conductance in siemens, respiration,
     temperature) keep their units.
 
-    **Trial-wise splits.** The metadata have a ``trial`` column (unique per
-    subject, session and trial). MOABB's default within-session
+    **Trial-wise splits (enforced).** The metadata have a ``trial`` column
+    (unique per subject, session and trial). MOABB's default within-session
     cross-validation stratifies single samples, which would put overlapping
-    windows of one clip in both the training and the test fold; pass
-    :meth:`trial_wise_cv` to ``WithinSessionEvaluation`` so that every trial
-    stays whole::
+    windows of one clip in both the training and the test fold. Pass
+    :meth:`trial_wise_cv` to ``WithinSessionEvaluation`` (or
+    ``WithinSubjectEvaluation``) so that every trial stays whole::
 
         WithinSessionEvaluation(paradigm=p, datasets=[ds], **p.trial_wise_cv(n_splits=3))
 
-    ``CrossSessionEvaluation`` (leave one session out) and
-    ``CrossSubjectEvaluation`` (held-out subjects) keep trials whole as they
-    are.
+    This is not left to the user: when a MOABB evaluation calls
+    :meth:`get_data`, the paradigm finds that evaluation (the ``self`` of
+    ``BaseEvaluation._load_data``, a few frames up the call stack) and checks
+    its splits before returning any sample:
+
+    1. *structure* — a within-session or within-subject evaluation must split
+       with a group-aware ``cv_class`` whose ``groups`` keep every trial in
+       one group (``groups="trial"``, or a coarser grouping such as
+       ``"session"``); otherwise :meth:`get_data` raises a
+       :class:`ValueError` naming the fix (MOABB's default raises);
+    2. *every fold* — for every evaluation type, the evaluation's own splitter
+       is run on the ``(y, metadata)`` being returned, and a
+       :class:`ValueError` is raised if any trial has samples on both sides
+       of a split (calibration samples of transfer splits count as training).
+       This also covers ``CrossSessionEvaluation`` and
+       ``CrossSubjectEvaluation`` with custom ``cv_class``; their defaults
+       (leave one session / subject out) keep trials whole and pass.
+
+    Only index arrays are split (no model is fitted), so the check costs
+    little. An evaluation without a splitter (``_create_splitter()`` returns
+    ``None``) cannot be checked and is refused. Direct calls of
+    :meth:`get_data` (no evaluation on the call stack) are not checked.
 
     Examples
     --------
@@ -208,9 +229,10 @@ class EmotionWindowsParadigm(BaseParadigm):
         available = list(getattr(dataset, "modalities", {}) or {})
         for name in self._wanted_modalities():
             if available and name not in available:
+                hint = getattr(dataset, "_missing_modality_hint", lambda _: "")(name)
                 raise ValueError(
                     f"modalities: {dataset.code} has no modality {name!r}; its modalities are "
-                    f"{available}.{_suggest(name, available)}"
+                    f"{available}.{hint or _suggest(name, available)}"
                 )
         if self.events is not None:
             unknown = [e for e in self.events if e not in dataset.event_id]
@@ -356,7 +378,7 @@ class EmotionWindowsParadigm(BaseParadigm):
                         runs.append((int(subject), str(session), str(run), self._filtered(raw)))
         if not runs:
             raise ValueError(f"{dataset.code}: subjects {subjects} have no trial of {list(keep)}.")
-        if return_raws:
+        if return_raws:  # one sample per trial: no split can divide a trial
             return self._raws(dataset, runs, postprocess_pipeline)
         self._check_lengths(dataset, runs, n_windows, window)
         inner = EmotionParadigm(
@@ -379,6 +401,11 @@ class EmotionWindowsParadigm(BaseParadigm):
             X = self._scale(dataset, epochs)
         if postprocess_pipeline is not None:
             X = postprocess_pipeline.transform(X)
+        # sys._getframe(1) is the caller of get_data: BaseEvaluation._load_data when a
+        # MOABB evaluation asks for the data (see "Trial-wise splits" in the class notes)
+        evaluation = _calling_evaluation(self, sys._getframe(1))
+        if evaluation is not None:
+            check_trial_wise_splits(evaluation, y, meta)
         return X, y, meta
 
     # ------------------------------------------------------------------ helpers
@@ -458,3 +485,163 @@ class EmotionWindowsParadigm(BaseParadigm):
 def _trial_ids(meta):
     parts = [meta[c].astype(str) for c in ("subject", "session", "run")]
     return (parts[0] + "-" + parts[1] + "-" + parts[2]).to_numpy()
+
+
+#: How many frames above ``get_data`` are searched for the calling MOABB evaluation
+#: (``BaseEvaluation._load_data`` is the direct caller; a few more allow subclasses
+#: whose ``get_data`` calls this one).
+_EVALUATION_SEARCH_DEPTH = 8
+
+
+def _calling_evaluation(paradigm, frame):
+    """The MOABB evaluation that asked ``paradigm`` for data, or None.
+
+    MOABB's evaluations load their data through
+    ``BaseEvaluation._load_data``, which calls ``self.paradigm.get_data(...)``;
+    no argument tells the paradigm who asks. So the frames above ``get_data``
+    (``frame`` and up to :data:`_EVALUATION_SEARCH_DEPTH` callers) are searched
+    for a local ``self`` that is a ``moabb.evaluations.base.BaseEvaluation``
+    whose ``paradigm`` is ``paradigm``.
+
+    Parameters
+    ----------
+    paradigm : EmotionWindowsParadigm
+        The paradigm whose ``get_data`` runs.
+    frame : frame
+        The frame of ``get_data``'s caller (``sys._getframe(1)`` in ``get_data``).
+
+    Returns
+    -------
+    evaluation : moabb.evaluations.base.BaseEvaluation | None
+    """
+    from moabb.evaluations.base import BaseEvaluation
+
+    try:
+        for _ in range(_EVALUATION_SEARCH_DEPTH):
+            if frame is None:
+                return None
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, BaseEvaluation) and candidate.paradigm is paradigm:
+                return candidate
+            frame = frame.f_back
+        return None
+    finally:
+        del frame  # no reference cycle through the frames
+
+
+def _fix_text(evaluation):
+    name = type(evaluation).__name__
+    return (
+        f"Split by trial: {name}(paradigm=paradigm, ..., **paradigm.trial_wise_cv()) "
+        "(cv_class=StratifiedGroupKFold, groups='trial')"
+    )
+
+
+def check_trial_wise_splits(evaluation, y, metadata):
+    """Raise unless a MOABB evaluation keeps every trial on one side of each split.
+
+    Samples of one trial are overlapping windows of one film clip: a model
+    that sees some of them in training and is tested on others is scored on
+    data it has (nearly) seen. Two checks, both on index arrays only:
+
+    1. *Structure* (within-session and within-subject splitters): the
+       splitter must be group-aware (``_cv_uses_groups``) and its ``groups``
+       must resolve, on ``metadata``, to a grouping in which every trial
+       (``metadata["trial"]``, one id per subject, session and trial) falls in
+       exactly one group. A random sample-wise splitter may keep trials whole
+       by chance on one draw and not on the next, so it is refused even when
+       the folds drawn here happen to be clean.
+    2. *Every fold* (every evaluation type): ``evaluation._create_splitter()``
+       is run on ``(y, metadata)``; no trial may have samples both in the
+       training (or calibration) indices and in the test indices of a split.
+
+    Parameters
+    ----------
+    evaluation : moabb.evaluations.base.BaseEvaluation
+        The evaluation that asked for the data.
+    y : ndarray, shape (n_samples,)
+        The labels returned to it.
+    metadata : pandas.DataFrame
+        The metadata returned to it (with ``subject``, ``session`` and
+        ``trial`` columns).
+
+    Raises
+    ------
+    ValueError
+        Windows of one trial would land on both the training and the test
+        side; the message names the fix.
+    """
+    import pandas as pd
+    from moabb.evaluations.splitters import (
+        WithinSessionSplitter,
+        WithinSubjectSplitter,
+        _resolve_groups,
+    )
+
+    trials = np.asarray(metadata["trial"])
+    codes, uniques = pd.factorize(trials)
+    if len(uniques) == len(codes):  # one sample per trial: nothing can be split apart
+        return
+    name = type(evaluation).__name__
+    splitter = evaluation._create_splitter()
+    if splitter is None:
+        raise ValueError(
+            f"{name} defines no splitter (_create_splitter() returns None), so "
+            "EmotionWindowsParadigm cannot verify that windows of one trial never land on "
+            "both the training and the test side. Use one of MOABB's evaluations "
+            "(WithinSession, WithinSubject, CrossSession, CrossSubject), or implement "
+            "_create_splitter()."
+        )
+    cv_name = getattr(getattr(splitter, "cv_class", None), "__name__", type(splitter).__name__)
+    if isinstance(splitter, (WithinSessionSplitter, WithinSubjectSplitter)):
+        groups = getattr(splitter, "groups", None)
+        problem = None
+        if not getattr(splitter, "_cv_uses_groups", False):
+            problem = f"its cv_class {cv_name} splits single samples (it takes no groups)"
+        elif groups is None:
+            problem = f"its cv_class {cv_name} is group-aware but no groups= is given"
+        else:
+            try:
+                resolved = np.asarray(_resolve_groups(groups, metadata.reset_index(drop=True)))
+            except (KeyError, ValueError, TypeError) as err:
+                columns = list(metadata.columns)
+                raise ValueError(
+                    f"{name}: groups={groups!r} does not resolve on the metadata of "
+                    f"EmotionWindowsParadigm (columns {columns}): {err}. "
+                    f"{_fix_text(evaluation)}."
+                ) from err
+            if resolved.shape != codes.shape:
+                problem = (
+                    f"groups={groups!r} gives {resolved.shape} values for {len(codes)} samples"
+                )
+            else:
+                per_trial = pd.Series(pd.factorize(resolved)[0]).groupby(codes).nunique()
+                if (per_trial > 1).any():
+                    split = uniques[per_trial.index[per_trial > 1][0]]
+                    problem = (
+                        f"groups={groups!r} puts the samples of trial {split!r} in several "
+                        "groups"
+                    )
+        if problem is not None:
+            raise ValueError(
+                f"{name} would put windows of one trial on both the training and the test "
+                f"side: {problem}, and the samples of EmotionWindowsParadigm are overlapping "
+                f"windows of film clips (trial = metadata column 'trial'). "
+                f"{_fix_text(evaluation)}."
+            )
+    meta = metadata.reset_index(drop=True)
+    with warnings.catch_warnings():  # the evaluation's own split reports its warnings
+        warnings.simplefilter("ignore")
+        for split in splitter.split(np.asarray(y), meta):
+            *fit_parts, test = split  # (train, test) or (train, calibration, test)
+            fit = np.concatenate([np.asarray(p, dtype=int) for p in fit_parts])
+            both = np.intersect1d(codes[fit], codes[np.asarray(test, dtype=int)])
+            if both.size:
+                raise ValueError(
+                    f"{name} (cv_class {cv_name}) puts windows of {both.size} trial(s), e.g. "
+                    f"{uniques[both[0]]!r}, on both the training and the test side of a "
+                    "split; the samples of EmotionWindowsParadigm are overlapping windows of "
+                    "film clips. Use a group-aware cv_class with groups='trial' (or a "
+                    f"grouping that keeps trials whole, such as 'session' or 'subject'). "
+                    f"{_fix_text(evaluation)}."
+                )

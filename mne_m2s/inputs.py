@@ -30,7 +30,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from .modalities import channel_modalities, check_modality_map
+from .modalities import (
+    EYE_FEATURE_KIND,
+    EYE_FEATURE_PREFIX,
+    channel_kinds,
+    channel_modalities,
+    check_modality_map,
+)
 
 #: Name given to a plain-array modality when nothing else names it.
 DEFAULT_NAME = "input"
@@ -120,12 +126,38 @@ def default_extractor(types):
     """Default feature transformer of a modality made of channel ``types``.
 
     :class:`~mne_m2s.features.EyeMovementFeatures` for eye-tracking types,
+    :class:`~mne_m2s.features.EyeFeatureChannels` for channels of stored eye
+    features (kind ``"eye_feature"``, see :func:`mne_m2s.modalities.channel_kinds`),
     :class:`~mne_m2s.features.PeripheralFeatures` for peripheral types,
     :class:`~mne_m2s.features.DifferentialEntropy` otherwise (electrode signals).
+
+    Parameters
+    ----------
+    types : list of str
+        The channel kinds of one modality.
+
+    Returns
+    -------
+    extractor : sklearn.base.TransformerMixin
+        An unfitted feature transformer.
     """
-    from .features import DifferentialEntropy, EyeMovementFeatures, PeripheralFeatures
+    from .features import (
+        DifferentialEntropy,
+        EyeFeatureChannels,
+        EyeMovementFeatures,
+        PeripheralFeatures,
+    )
     from .features.peripheral import PERIPHERAL_FEATURES
 
+    if EYE_FEATURE_KIND in types:
+        if set(types) != {EYE_FEATURE_KIND}:
+            raise ValueError(
+                f"One modality mixes stored eye features (channel kind {EYE_FEATURE_KIND!r}) "
+                f"with signals of the kinds {sorted(set(types) - {EYE_FEATURE_KIND})}; no "
+                "extractor computes both. Drop one set of channels, or map them to two "
+                "modalities with modality_map."
+            )
+        return EyeFeatureChannels()
     if set(types) <= {"eyegaze", "pupil"}:
         return EyeMovementFeatures()
     if set(types) <= set(PERIPHERAL_FEATURES):
@@ -148,8 +180,9 @@ def epochs_to_feature_dict(epochs, modality_map=None, extractors=None, window=No
     modality_map : dict | None
         ``{modality: channel type or list of channel types}``;
         ``None`` uses :data:`mne_m2s.modalities.DEFAULT_MODALITY_MAP`
-        (``eeg``: eeg; ``eye``: eyegaze, pupil; ``pps``: ecg, eog, emg, gsr, resp,
-        temperature, bio).
+        (``eeg``: eeg; ``eye``: eyegaze, pupil, eye_feature; ``pps``: ecg, eog, emg,
+        gsr, resp, temperature, bio). Types are channel kinds
+        (:func:`mne_m2s.modalities.channel_kinds`).
     extractors : dict | None
         ``{modality: transformer}`` overriding the default extractor of a modality
         (:func:`default_extractor`).
@@ -201,14 +234,15 @@ def epochs_to_feature_dict(epochs, modality_map=None, extractors=None, window=No
         )
     picks = channel_modalities(epochs.info, modality_map, exclude_bads=True)
     if not picks:
-        ch_types = epochs.get_channel_types()
+        ch_types = channel_kinds(epochs.info)
         vocab = "; ".join(f"{m}: {', '.join(t)}" for m, t in modality_map.items())
         raise ValueError(
             f"No modality recognised in the epochs: their channel types are "
-            f"{_describe_types(ch_types)}, and the modality vocabulary is {{{vocab}}}. Set "
+            f"{_describe_types(ch_types)}, and the modality vocabulary is {{{vocab}}} "
+            f"({EYE_FEATURE_KIND!r}: misc channels named {EYE_FEATURE_PREFIX!r}...). Set "
             "the channel types (epochs.set_channel_types) or pass modality_map."
         )
-    ch_types = epochs.get_channel_types()
+    ch_types = channel_kinds(epochs.info)  # MNE types; "eye_feature" for stored features
     features, fitted = {}, {}
     for modality, idx in picks.items():
         types = list(dict.fromkeys(ch_types[i] for i in idx))

@@ -8,12 +8,45 @@ modalities through :func:`channel_modalities`.
 
 from dataclasses import dataclass
 
-#: Default modality vocabulary: modality name -> MNE channel types.
+#: Name prefix of ``misc`` channels that hold precomputed eye-movement features
+#: (one feature per channel, constant over each feature window; e.g. SEED-IV's
+#: ``eye_feature_smooth`` added to its raw EEG by ``SEEDIV(level="raw", eye="features")``).
+EYE_FEATURE_PREFIX = "eye_feat_"
+#: Channel kind of such channels (see :func:`channel_kinds`); not an MNE channel type.
+EYE_FEATURE_KIND = "eye_feature"
+
+#: Default modality vocabulary: modality name -> channel kinds (MNE channel types, plus
+#: :data:`EYE_FEATURE_KIND` for stored eye-movement features).
 DEFAULT_MODALITY_MAP = {
     "eeg": ("eeg",),
-    "eye": ("eyegaze", "pupil"),
+    "eye": ("eyegaze", "pupil", EYE_FEATURE_KIND),
     "pps": ("ecg", "eog", "emg", "gsr", "resp", "temperature", "bio"),
 }
+
+
+def channel_kinds(info):
+    """Kind of every channel: its MNE channel type, refined for stored features.
+
+    A ``misc`` channel whose name starts with :data:`EYE_FEATURE_PREFIX` holds
+    one precomputed eye-movement feature (a step function over the feature
+    windows); its kind is :data:`EYE_FEATURE_KIND`. Every other channel's kind
+    is its MNE channel type. Modalities (:func:`channel_modalities`) and the
+    ``picks`` of :mod:`mne_m2s.features` are resolved on kinds.
+
+    Parameters
+    ----------
+    info : mne.Info | mne.io.Raw | mne.BaseEpochs
+        Measurement info, or an object holding one (``.info``).
+
+    Returns
+    -------
+    kinds : list of str, length n_channels
+    """
+    info = getattr(info, "info", info)
+    return [
+        EYE_FEATURE_KIND if t == "misc" and name.startswith(EYE_FEATURE_PREFIX) else t
+        for name, t in zip(info["ch_names"], info.get_channel_types(), strict=True)
+    ]
 
 
 def check_modality_map(modality_map):
@@ -59,7 +92,9 @@ def channel_modalities(info, modality_map=None, exclude_bads=False):
     info : mne.Info | mne.io.Raw | mne.BaseEpochs
         Measurement info, or an object holding one (``.info``).
     modality_map : dict | None
-        ``{modality: channel type(s)}``; None uses :data:`DEFAULT_MODALITY_MAP`.
+        ``{modality: channel kind(s)}`` (MNE channel types, or
+        :data:`EYE_FEATURE_KIND`; see :func:`channel_kinds`); None uses
+        :data:`DEFAULT_MODALITY_MAP`.
     exclude_bads : bool
         Leave out the channels listed in ``info["bads"]``.
 
@@ -72,7 +107,7 @@ def channel_modalities(info, modality_map=None, exclude_bads=False):
     info = getattr(info, "info", info)
     modality_map = check_modality_map(modality_map)
     bads = set(info["bads"]) if exclude_bads else set()
-    types = info.get_channel_types()
+    types = channel_kinds(info)
     picks = {}
     for modality, wanted in modality_map.items():
         idx = [i for i, t in enumerate(types)
@@ -185,8 +220,11 @@ class ModalitySpec:
 
 __all__ = [
     "DEFAULT_MODALITY_MAP",
+    "EYE_FEATURE_KIND",
+    "EYE_FEATURE_PREFIX",
     "FeatureDict",
     "ModalitySpec",
+    "channel_kinds",
     "channel_modalities",
     "check_modality_map",
 ]

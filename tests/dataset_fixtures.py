@@ -203,8 +203,24 @@ def seed_iv_windows(session, k):
     return 1 + (k + session) % 4
 
 
-def write_seed_iv(root, subjects=(1, 10), levels=("features", "raw"), seed=0, nan=True):
+def seed_iv_raw_eye_windows(session, k):
+    """Window count of SEED-IV trial ``k`` in fixtures whose raw EEG the eye features tile."""
+    return 2 if k in (1, 2) else 1
+
+
+#: Samples of one 4-s SEED-IV feature window at 200 Hz.
+SEED_IV_WINDOW_SAMPLES = 800
+
+
+def write_seed_iv(root, subjects=(1, 10), levels=("features", "raw"), seed=0, nan=True,
+                  raw_eye=False):
     """``eeg_feature_smooth``, ``eye_feature_smooth`` and/or ``eeg_raw_data`` trees.
+
+    With ``raw_eye=True`` the raw trials are long enough for their eye features
+    (``T_k = 800 n_k + 7 k`` samples, ``n_k`` = :func:`seed_iv_raw_eye_windows`,
+    as in the release where ``n_k = floor(T_k / 800)``) and ``eye_feature_smooth``
+    is written with these ``n_k`` even without the ``"features"`` level; otherwise
+    raw trials are short (``100 + 7 k`` samples) and ``n_k`` = :func:`seed_iv_windows`.
 
     Returns
     -------
@@ -216,35 +232,46 @@ def write_seed_iv(root, subjects=(1, 10), levels=("features", "raw"), seed=0, na
     rng = _rng(seed)
     written = {}
     families = ("de_movingAve", "de_LDS", "psd_movingAve", "psd_LDS")
+    windows = seed_iv_raw_eye_windows if raw_eye else seed_iv_windows
+    if raw_eye and "raw" not in levels:
+        raise ValueError("raw_eye=True writes raw trials: include 'raw' in levels.")
     for subject in subjects:
         prefix, dates = SEED_IV_SUBJECTS[subject]
         for session in (1, 2, 3):
             name = f"{subject}_{dates[session - 1]}.mat"
             entry = written.setdefault((subject, session), {})
+            trees = {}
             if "features" in levels:
-                eeg_vars, eye_vars = {}, {}
+                eeg_vars = {}
                 for k in range(1, 25):
-                    n = seed_iv_windows(session, k)
+                    n = windows(session, k)
                     for fam in families:
                         arr = rng.standard_normal((62, n, 5))
                         eeg_vars[f"{fam}{k}"] = arr
                         entry.setdefault(fam, []).append(arr)
-                    eye = rng.standard_normal((31, n))
+                trees["eeg_feature_smooth"] = eeg_vars
+            if "features" in levels or raw_eye:
+                eye_vars = {}
+                for k in range(1, 25):
+                    eye = rng.standard_normal((31, windows(session, k)))
                     if nan and k == 2:
                         eye[4, 0] = np.nan
                     eye_vars[f"eye_{k}"] = eye
                     entry.setdefault("eye", []).append(eye)
-                for tree, variables in (
-                    ("eeg_feature_smooth", eeg_vars),
-                    ("eye_feature_smooth", eye_vars),
-                ):
-                    folder = root / tree / str(session)
-                    folder.mkdir(parents=True, exist_ok=True)
-                    sio.savemat(folder / name, variables)
+                trees["eye_feature_smooth"] = eye_vars
+            for tree, variables in trees.items():
+                folder = root / tree / str(session)
+                folder.mkdir(parents=True, exist_ok=True)
+                sio.savemat(folder / name, variables)
             if "raw" in levels:
                 folder = root / "eeg_raw_data" / str(session)
                 folder.mkdir(parents=True, exist_ok=True)
-                trials = [rng.standard_normal((62, 100 + 7 * k)) * 30.0 for k in range(1, 25)]
+                lengths = [
+                    SEED_IV_WINDOW_SAMPLES * windows(session, k) + 7 * k if raw_eye
+                    else 100 + 7 * k
+                    for k in range(1, 25)
+                ]
+                trials = [rng.standard_normal((62, n)) * 30.0 for n in lengths]
                 sio.savemat(
                     folder / name, {f"{prefix}_eeg{k}": a for k, a in enumerate(trials, 1)}
                 )

@@ -27,7 +27,7 @@ from mne_m2s.datasets import (
     SyntheticEmotion,
 )
 
-CODES = ["SEED", "SEED-IV", "DEAP", "DREAMER", "SyntheticEmotion"]
+CODES = ["SEED", "SEED-IV", "SEED-IV+eye", "DEAP", "DREAMER", "SyntheticEmotion"]
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,7 @@ def roots(tmp_path_factory):
     base = tmp_path_factory.mktemp("moabb_roots")
     write_seed_raw(base / "SEED", subjects=(1, 10))
     write_seed_iv(base / "SEED_IV", subjects=(1,), levels=("raw",))
+    write_seed_iv(base / "SEED_IV_eye", subjects=(1,), levels=("raw",), raw_eye=True)
     write_deap(base / "DEAP", subjects=(1,))
     (base / "DREAMER").mkdir()
     write_dreamer(base / "DREAMER" / "DREAMER.mat", n_subjects=2)
@@ -46,6 +47,8 @@ def _make(code, roots):
         return SEED(roots / "SEED", level="raw"), 10
     if code == "SEED-IV":
         return SEEDIV(roots / "SEED_IV", level="raw"), 1
+    if code == "SEED-IV+eye":  # the published eye features added as channels
+        return SEEDIV(roots / "SEED_IV_eye", level="raw", eye="features"), 1
     if code == "DEAP":
         return DEAP(roots / "DEAP"), 1
     if code == "DREAMER":
@@ -61,7 +64,7 @@ def test_moabb_dataset_contract(code, roots, caplog):
     assert isinstance(ds, BaseDataset)
     assert is_camel_kebab_case(ds.code)
     assert is_abbrev(type(ds).__name__.replace("_", "-"), ds.code)
-    assert ds.paradigm == "emotion" and ds.code == code
+    assert ds.paradigm == "emotion" and ds.code == code.split("+")[0]
     data = ds.get_data([subject])  # MOABB's get_data: structure checks included
     check_subject_names(data)
     check_session_names(data)
@@ -73,6 +76,8 @@ def test_moabb_dataset_contract(code, roots, caplog):
             assert isinstance(raw, mne.io.BaseRaw)
             trial = [d for d in raw.annotations.description if d in ds.event_id]
             assert len(trial) == 1  # one annotation names the trial's event
+            if code == "SEED-IV+eye":
+                assert raw.get_channel_types().count("misc") == 31
     # MOABB's own processing path (a fixed Raw pipeline, as its paradigms pass)
     seen = []
     step = FunctionTransformer(lambda raw: seen.append(raw) or raw)

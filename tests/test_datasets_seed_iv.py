@@ -174,3 +174,98 @@ def test_raw_damaged(tmp_path):
     drop_mat_variables(fname, "cz_eeg24")
     with pytest.raises(DatasetLayoutError, match="cz_eeg24"):
         SEEDIV(root, level="raw").get_data([1])
+
+
+# ------------------------------------------------------- raw level + eye features
+@pytest.fixture(scope="module")
+def raw_eye_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("SEED_IV_raw_eye")
+    return root, write_seed_iv(root, subjects=(1,), levels=("raw",), raw_eye=True)
+
+
+def test_raw_eye_features_are_step_channels(raw_eye_root):
+    from mne_m2s.features import EyeFeatureChannels
+    from mne_m2s.modalities import channel_kinds, channel_modalities
+
+    root, written = raw_eye_root
+    ds = SEEDIV(root, level="raw", eye="features")
+    assert ds.modalities == {"eeg": 200.0, "eye": 200.0}
+    runs = ds.get_data([1])[1]
+    n_samp = 800
+    for session in (1, 2, 3):
+        src = written[1, session]
+        for k in (1, 2, 3):
+            raw = runs[str(session)][str(k)]
+            eye = src["eye"][k - 1]  # (31, n_k)
+            n_win = eye.shape[1]
+            assert raw.ch_names[62:] == [f"eye_feat_{i}" for i in range(31)]
+            assert raw.get_channel_types()[62:] == ["misc"] * 31
+            assert raw.n_times == n_win * n_samp  # cropped to the windows' span
+            # EEG unchanged (volts), only the tail past the last whole window is dropped
+            np.testing.assert_allclose(
+                raw.get_data(picks="eeg"), src["raw"][k - 1][:, : n_win * n_samp] * 1e-6
+            )
+            steps = raw.get_data(picks=list(range(62, 93)))
+            clean = eye.copy()
+            if k == 2:  # the fixture's NaN (eye[4, 0]) is interpolated (eye_nan default)
+                clean[4, 0] = eye[4, 1]
+            np.testing.assert_array_equal(steps, np.repeat(clean, n_samp, axis=1))
+            annot = raw.annotations
+            assert annot.duration[0] == pytest.approx(n_win * 4.0)
+    assert set(channel_kinds(raw)[62:]) == {"eye_feature"}
+    assert {m: len(p) for m, p in channel_modalities(raw.info).items()} == {"eeg": 62, "eye": 31}
+    # a 4-s window reproduces exactly the stored vectors (as do 1-s windows)
+    import mne
+
+    raw = runs["1"]["1"]
+    stored = written[1, 1]["eye"][0].T  # (2, 31)
+    epochs = mne.make_fixed_length_epochs(raw, duration=raw.times[-1] + 1 / 200, preload=True,
+                                          verbose=False)
+    feats = EyeFeatureChannels(window=4.0).fit_transform(epochs)
+    assert feats.shape == (1, 2, 31)
+    np.testing.assert_array_equal(feats[0], stored)
+    feats1 = EyeFeatureChannels(window=1.0).fit_transform(epochs)
+    np.testing.assert_array_equal(feats1[0], np.repeat(stored, 4, axis=0))
+
+
+def test_raw_eye_windows_must_tile_the_trial(tmp_path):
+    from dataset_fixtures import add_mat_variables
+
+    write_seed_iv(tmp_path, subjects=(1,), levels=("raw",), raw_eye=True)
+    fname = tmp_path / "eye_feature_smooth" / "2" / "1_20161125.mat"
+    add_mat_variables(fname, eye_3=np.zeros((31, 2)))  # trial 3 is 1 window (807 samples)
+    with pytest.raises(DatasetLayoutError, match=r"1_20161125\.mat.*'eye_3' has 2 windows"):
+        SEEDIV(tmp_path, level="raw", eye="features").get_data([1])
+    add_mat_variables(fname, eye_3=np.zeros((30, 1)))
+    with pytest.raises(DatasetLayoutError, match="eye_3"):
+        SEEDIV(tmp_path, level="raw", eye="features").get_data([1])
+    # without the option the EEG alone loads as before
+    raw = SEEDIV(tmp_path, level="raw").get_data([1])[1]["2"]["3"]
+    assert raw.ch_names == list(SEED_CHANNELS) and raw.n_times == 800 + 21
+
+
+def test_raw_eye_option_errors(tmp_path):
+    with pytest.raises(ValueError, match="level='raw'"):
+        SEEDIV(tmp_path, eye="features")
+    with pytest.raises(ValueError, match="eye"):
+        SEEDIV(tmp_path, level="raw", eye="signals")
+    write_seed_iv(tmp_path, subjects=(1,), levels=("raw",))  # no eye_feature_smooth tree
+    with pytest.raises(DatasetLayoutError, match="eye_feature_smooth"):
+        SEEDIV(tmp_path, level="raw", eye="features").get_data([1])
+
+
+def test_raw_eye_hint_and_cache(raw_eye_root, tmp_path):
+    from mne_m2s.paradigms import EmotionWindowsParadigm
+
+    root, _ = raw_eye_root
+    with pytest.raises(ValueError, match=r"no modality 'eye'.*eye='features'"):
+        EmotionWindowsParadigm(modalities="eye").get_data(SEEDIV(root, level="raw"), [1])
+    kwargs = dict(level="raw", eye="features", cache=True, cache_dir=tmp_path / "cache")
+    first = SEEDIV(root, **kwargs).get_data([1])[1]["2"]["2"]
+    again = SEEDIV(root, **kwargs).get_data([1])[1]["2"]["2"]  # from the cache
+    assert again.ch_names == first.ch_names and again.get_channel_types() == \
+        first.get_channel_types()
+    np.testing.assert_array_equal(again.get_data(), first.get_data())
+    plain = SEEDIV(root, level="raw", cache=True, cache_dir=tmp_path / "cache")
+    assert plain.get_data([1])[1]["2"]["2"].ch_names == list(SEED_CHANNELS)  # own cache key
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 2

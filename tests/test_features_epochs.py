@@ -99,7 +99,7 @@ def test_errors(epochs):
     misc = mne.EpochsArray(np.zeros((2, 2, 400)),
                            mne.create_info(["a", "b"], SFREQ, ["misc", "stim"]), verbose=False)
     with pytest.raises(ValueError, match=r"No modality recognised.*misc \(1\), stim \(1\).*"
-                                         r"eeg: eeg; eye: eyegaze, pupil; pps: ecg"):
+                                         r"eeg: eeg; eye: eyegaze, pupil, eye_feature; pps: ecg"):
         epochs_to_feature_dict(misc)
     with pytest.raises(TypeError, match="epochs must be an instance of mne.BaseEpochs"):
         epochs_to_feature_dict({"eeg": np.zeros((2, 2, 2))})

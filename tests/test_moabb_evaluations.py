@@ -10,13 +10,16 @@ from moabb.evaluations import (
     CrossSessionEvaluation,
     CrossSubjectEvaluation,
     WithinSessionEvaluation,
+    WithinSubjectEvaluation,
 )
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from dataset_fixtures import write_seed_iv
+from mne_m2s._moabb_paradigm import check_trial_wise_splits
 from mne_m2s.baselines import BraindecodeClassifier
 from mne_m2s.datasets import SEEDIV, SyntheticEmotion
 from mne_m2s.paradigms import EmotionWindowsParadigm
@@ -112,12 +115,58 @@ def test_within_session_trial_wise_no_test_window_in_fit(synth, tmp_path):
     assert len(res) == 4 and set(res["pipeline"]) == {"spy"}
 
 
-def test_moabb_default_within_session_cv_would_leak(synth, tmp_path):
-    """Why trial_wise_cv exists: MOABB's default splits single samples."""
+def test_moabb_default_within_session_cv_is_refused(synth, tmp_path):
+    """MOABB's default within-session CV stratifies single samples: refused, fix named."""
     p = EmotionWindowsParadigm(n_windows=2, step=1)
-    _run(WithinSessionEvaluation, p, synth, {"spy": Spy("leak")}, tmp_path, n_splits=2)
-    folds = _folds("leak")
-    assert any(train & test for (train, _), (test, _) in folds)
+    with pytest.raises(ValueError, match=r"both the training and the test side") as err:
+        _run(WithinSessionEvaluation, p, synth, {"spy": Spy("leak")}, tmp_path, n_splits=2)
+    assert "**paradigm.trial_wise_cv()" in str(err.value)
+    assert "StratifiedKFold splits single samples" in str(err.value)
+    assert not CALLS.pop("leak", [])  # refused before any fit
+    # a direct get_data call (no evaluation on the stack) is not affected
+    X, y, meta = p.get_data(synth, subjects=[1])
+    assert len(X) == len(y) == len(meta) > meta["trial"].nunique()
+
+
+def test_within_subject_default_cv_is_refused(synth, tmp_path):
+    p = EmotionWindowsParadigm(n_windows=2, step=1)
+    with pytest.raises(ValueError, match=r"WithinSubjectEvaluation\(paradigm=paradigm"):
+        _run(WithinSubjectEvaluation, p, synth, {"spy": Spy("wsub")}, tmp_path, n_splits=2)
+    CALLS.pop("wsub", None)
+
+
+def test_group_cv_without_trial_wise_groups_is_refused(synth, tmp_path):
+    p = EmotionWindowsParadigm(n_windows=2, step=1)
+    with pytest.raises(ValueError, match="no groups= is given"):
+        _run(WithinSessionEvaluation, p, synth, {"spy": Spy("g")}, tmp_path,
+             cv_class=StratifiedGroupKFold, n_splits=2)
+    with pytest.raises(ValueError, match="in several groups"):
+        _run(WithinSessionEvaluation, p, synth, {"spy": Spy("g")}, tmp_path,
+             cv_class=StratifiedGroupKFold, n_splits=2, groups="window_start")
+    with pytest.raises(ValueError, match="does not resolve"):
+        _run(WithinSessionEvaluation, p, synth, {"spy": Spy("g")}, tmp_path,
+             cv_class=StratifiedGroupKFold, n_splits=2, groups="no_such_column")
+    assert not CALLS.pop("g", [])
+
+
+def test_cross_subject_sample_wise_custom_cv_is_refused(synth, tmp_path):
+    """The fold check covers every evaluation: a sample-wise KFold across subjects leaks."""
+    p = EmotionWindowsParadigm(n_windows=2, step=1)
+    with pytest.raises(ValueError, match=r"cv_class KFold\) puts windows of \d+ trial"):
+        _run(CrossSubjectEvaluation, p, synth, {"spy": Spy("kf")}, tmp_path, cv_class=KFold,
+             cv_kwargs={"shuffle": True})
+    assert not CALLS.pop("kf", [])
+
+
+def test_evaluation_without_splitter_is_refused(synth):
+    class NoSplitter:
+        def _create_splitter(self):
+            return None
+
+    p = EmotionWindowsParadigm(n_windows=2, step=1)
+    _, y, meta = p.get_data(synth, subjects=[1])
+    with pytest.raises(ValueError, match="cannot verify"):
+        check_trial_wise_splits(NoSplitter(), y, meta)
 
 
 def test_cross_subject_held_out_subject_never_in_fit(synth, tmp_path):

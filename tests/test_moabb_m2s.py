@@ -5,9 +5,10 @@ import pytest
 from moabb.evaluations import CrossSubjectEvaluation, WithinSessionEvaluation
 
 from conftest import SMALL
+from dataset_fixtures import write_seed_iv
 from mne_m2s import M2SClassifier
 from mne_m2s.baselines import BraindecodeClassifier
-from mne_m2s.datasets import SyntheticEmotion
+from mne_m2s.datasets import SEEDIV, SyntheticEmotion
 from mne_m2s.paradigms import EmotionWindowsParadigm
 
 #: spy name -> list of (call, detail)
@@ -102,3 +103,37 @@ def test_cross_subject_held_out_subject_never_in_pretraining(synth, tmp_path):
         assert pretrain == ("pretrain", {n_fit})
         test_subjects = set().union(*(c[1] for c in predicts))
         assert len(test_subjects) == 1 and not train_subjects & test_subjects
+
+
+def test_within_session_m2s_task_and_braindecode_on_seed_iv_raw(tmp_path):
+    """SEED-IV raw EEG + its published eye features (eye="features") in MOABB.
+
+    Each 4-s eye-feature window gives two samples of 2 x 1-s windows, so every
+    trial has several samples and a sample-wise split would leak; the spy shows
+    that no window of a test trial reaches fit (or pre-training).
+    """
+    write_seed_iv(tmp_path / "SEED_IV", subjects=(1,), levels=("raw",), raw_eye=True)
+    ds = SEEDIV(tmp_path / "SEED_IV", level="raw", eye="features")
+    ds.subject_list = [1]  # MOABB's idiom for evaluating some subjects
+    p = EmotionWindowsParadigm(n_windows=2, step=2, window=1.0, events=["neutral", "happy"])
+    pipes = {
+        "M2S": SpyM2S(task="eye->eeg", **TINY),
+        "ShallowFBCSPNet": BraindecodeClassifier(
+            "ShallowFBCSPNet",
+            model_kwargs={"filter_time_length": 5, "pool_time_length": 5, "pool_time_stride": 2,
+                          "n_filters_time": 8, "n_filters_spat": 8},
+            max_epochs=1,
+            batch_size=32,
+            random_state=0,
+        ),
+    }
+    res = _evaluate(WithinSessionEvaluation, p, ds, pipes, tmp_path, **p.trial_wise_cv(2))
+    assert set(res["pipeline"]) == {"M2S", "ShallowFBCSPNet"}
+    assert len(res) == 2 * 3 and np.isfinite(res["score"]).all()  # pipelines x sessions
+    folds = _m2s_folds()
+    assert len(folds) == 3 * 2  # sessions x folds
+    for (_, _, train_trials, n_fit), pretrain, predicts in folds:
+        assert pretrain == ("pretrain", {n_fit})  # pre-trained on exactly the fit data
+        test_trials = set().union(*(c[2] for c in predicts))
+        assert test_trials and not train_trials & test_trials  # no test window in fit
+        assert n_fit > len(train_trials)  # several windows per trial: a leak was possible

@@ -130,3 +130,25 @@ def test_compatible_datasets_are_those_found_locally(tmp_path, monkeypatch):
     monkeypatch.setenv("MNE_DATASETS_SEED_IV_PATH", str(tmp_path / "SEED_IV"))
     (found,) = EmotionWindowsParadigm().datasets
     assert isinstance(found, SEEDIV) and found.level == "raw"
+
+
+def test_seed_iv_eye_feature_channels_neither_scaled_nor_filtered(tmp_path):
+    written = write_seed_iv(tmp_path, subjects=(1,), levels=("raw",), raw_eye=True)
+    ds = SEEDIV(tmp_path, level="raw", eye="features")
+    p = EmotionWindowsParadigm(n_windows=4, step=4, window=1.0, eeg_filter=(1.0, 40.0),
+                               modalities=["eeg", "eye"])
+    X, y, meta = p.get_data(ds, subjects=[1])
+    assert X.shape[1] == 62 + 31
+    for i in range(len(meta)):
+        row = meta.iloc[i]
+        k, start = int(row["run"]), int(row["window_start"])
+        stored = written[1, int(row["session"])]["eye"][k - 1]
+        if np.isfinite(stored).all():  # (trial 2's NaN is interpolated by the dataset)
+            np.testing.assert_array_equal(
+                X[i, 62:], np.repeat(stored[:, start // 4 : start // 4 + 1], 800, axis=1)
+            )
+    assert np.abs(X[:, :62]).max() > 10  # EEG in microvolts (MOABB's arrays)
+    X_eye, _, _ = EmotionWindowsParadigm(n_windows=4, step=4, modalities="eye").get_data(
+        ds, subjects=[1], return_epochs=True
+    )
+    assert set(X_eye.get_channel_types()) == {"misc"} and len(X_eye.ch_names) == 31

@@ -287,6 +287,10 @@ class BaseEmotionDataset(BaseDataset):
         )
 
     # ------------------------------------------------------------------- data
+    def _missing_modality_hint(self, modality):
+        """How to load ``modality`` when this dataset, as configured, lacks it ("" if no way)."""
+        return ""
+
     def _check_subjects(self, subjects):
         if subjects is None:
             return list(self.subject_list)

@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from ..modalities import EYE_FEATURE_PREFIX
+from ..utils import logger
 from ..utils._checks import check_option
 from ._montage import SEED_CHANNELS
 from ._raw import RawTrial
@@ -40,6 +42,9 @@ SEED_IV_LABELS = {
 _EVENT_ID = {"neutral": 0, "sad": 1, "fear": 2, "happy": 3}
 _N_TRIALS = 24
 _N_EYE = 31
+#: Sampling rate of eeg_raw_data (Hz) and length of one feature window (s).
+_SFREQ = 200.0
+_FEATURE_WINDOW = 4.0
 _EEG_FEATURES = ("de_movingAve", "de_LDS", "psd_movingAve", "psd_LDS")
 _FILE = re.compile(r"^(\d+)_(\d{8})\.mat$")
 
@@ -50,7 +55,8 @@ SEED_IV/                                 (path=...)
 │                                          psd_LDS{k} (62, n_windows, 5), k = 1..24
 ├── eye_feature_smooth/{1,2,3}/          same file names: eye_1 … eye_24 (31, n_windows)
 └── eeg_raw_data/{1,2,3}/                level="raw": same file names: <prefix>_eeg1 …
-                                           <prefix>_eeg24 (62, n_times), 200 Hz"""
+                                           <prefix>_eeg24 (62, n_times), 200 Hz
+                                           (+ eye_feature_smooth with eye="features")"""
 
 
 def _event_name(label):
@@ -68,6 +74,25 @@ class SEEDIV(BaseEmotionDataset):
     * ``level="raw"``: ``eeg_raw_data`` (62-channel EEG at 200 Hz), one
       :class:`mne.io.Raw` per trial, in volts (the files hold microvolts),
       standard 10-05 positions (CB1/CB2 left unpositioned).
+    * ``level="raw", eye="features"``: the same EEG plus the published
+      eye-movement features. SEED-IV's eye-tracking recordings
+      (``eye_raw_data``) are in an undocumented format and are not read;
+      ``eye_feature_smooth`` holds 31 features per non-overlapping 4-s window
+      of the same clips (``eye_k``, shape (31, n_k)), with
+      ``n_k = floor(T_k / 800)`` for a trial of ``T_k`` samples at 200 Hz
+      (checked: a mismatch raises a
+      :class:`~mne_m2s.datasets.DatasetLayoutError` naming the file and key).
+      Each Raw gets 31 ``misc`` channels ``eye_feat_0`` … ``eye_feat_30``
+      holding each window's feature vector as a step function over its 4 s
+      (dimensionless features: never scaled nor filtered by the paradigms),
+      and is cropped to the ``n_k * 4`` s that the features cover (the last
+      ``T_k - 800 n_k`` samples, under 4 s, are dropped). Their channel kind
+      is ``"eye_feature"`` (:func:`mne_m2s.modalities.channel_kinds`), modality
+      ``"eye"``; :class:`~mne_m2s.features.EyeFeatureChannels` reads them back
+      by window means, so a 4-s window (or 2, 1 s …) returns exactly the
+      stored vector. This lets ``M2SClassifier(task="eye->eeg")`` run on
+      SEED-IV's raw EEG with :class:`~mne_m2s.paradigms.EmotionWindowsParadigm`
+      (windows dividing 4 s). Non-finite features follow ``eye_nan``.
 
     Sessions are the folders ``1``, ``2``, ``3``; in each, a subject has one
     file ``{subject}_{YYYYMMDD}.mat``. Labels are not stored in the files:
@@ -88,9 +113,14 @@ class SEEDIV(BaseEmotionDataset):
         What to do with NaN/inf in the eye features: linear interpolation along
         the windows of the trial, replacement by 0, or an error.
     length_mismatch : ``"truncate"`` | ``"raise"``
-        When the EEG and eye features of a trial have different window counts:
-        keep the first ``min`` windows of both (logged as a warning) or raise a
-        :class:`~mne_m2s.datasets.DatasetLayoutError`.
+        Feature level: when the EEG and eye features of a trial have different
+        window counts, keep the first ``min`` windows of both (logged as a
+        warning) or raise a :class:`~mne_m2s.datasets.DatasetLayoutError`. (At
+        the raw level with ``eye="features"`` a mismatch always raises.)
+    eye : None | ``"features"``
+        Raw level only: ``None`` (default) loads the EEG alone;
+        ``"features"`` adds the published eye-movement features as channels
+        (see above).
     cache, cache_dir, force_update
         Optional cache of parsed subjects (see :class:`~mne_m2s.datasets.SEED`).
     """
@@ -102,6 +132,7 @@ class SEEDIV(BaseEmotionDataset):
         eeg_feature="de_LDS",
         eye_nan="interpolate",
         length_mismatch="truncate",
+        eye=None,
         cache=False,
         cache_dir=None,
         force_update=False,
@@ -110,8 +141,17 @@ class SEEDIV(BaseEmotionDataset):
         check_option("eeg_feature", eeg_feature, _EEG_FEATURES)
         check_option("eye_nan", eye_nan, ("interpolate", "zero", "raise"))
         check_option("length_mismatch", length_mismatch, ("truncate", "raise"))
+        check_option("eye", eye, (None, "features"))
+        if eye is not None and level != "raw":
+            raise ValueError(
+                f"eye={eye!r} applies to level='raw' (it adds the published eye features to "
+                "the raw EEG); the feature level always holds them. Pass eye=None, or "
+                "level='raw'."
+            )
         if level == "raw":
-            modalities, window = {"eeg": 200.0}, None
+            modalities, window = {"eeg": _SFREQ}, None
+            if eye is not None:
+                modalities["eye"] = _SFREQ
         else:
             modalities, window = {"eeg": 0.25, "eye": 0.25}, 4.0
         super().__init__(
@@ -135,17 +175,21 @@ class SEEDIV(BaseEmotionDataset):
         self.eeg_feature = eeg_feature
         self.eye_nan = eye_nan
         self.length_mismatch = length_mismatch
+        self.eye = eye
+
+    def _missing_modality_hint(self, modality):
+        if modality == "eye" and self.level == "raw" and self.eye is None:
+            return (
+                " SEEDIV(level='raw', eye='features') adds the published eye-movement "
+                "features as channels of modality 'eye'."
+            )
+        return ""
 
     # ------------------------------------------------------------------ layout
     def _trees(self):
-        return (
-            ("eeg_raw_data",)
-            if self.level == "raw"
-            else (
-                "eeg_feature_smooth",
-                "eye_feature_smooth",
-            )
-        )
+        if self.level == "raw":
+            return ("eeg_raw_data",) + (("eye_feature_smooth",) if self.eye else ())
+        return ("eeg_feature_smooth", "eye_feature_smooth")
 
     def _base_dir(self):
         root = self.data_path()
@@ -251,21 +295,85 @@ class SEEDIV(BaseEmotionDataset):
 
     def _parse_raw(self, session_files):
         records = {}
+        ch_names, ch_types = list(SEED_CHANNELS), ["eeg"] * len(SEED_CHANNELS)
+        if self.eye:
+            ch_names += [f"{EYE_FEATURE_PREFIX}{i}" for i in range(_N_EYE)]
+            ch_types += ["misc"] * _N_EYE
         for session, files in session_files:
             fname = files["eeg_raw_data"]
             trials = read_prefixed_trials(fname, _N_TRIALS, len(SEED_CHANNELS))
+            data = [trial * UV for trial in trials]
+            if self.eye:
+                data = self._with_eye_features(data, fname, files["eye_feature_smooth"])
             records[str(session)] = {
                 str(k): RawTrial(
-                    data=trial * UV,
-                    ch_names=SEED_CHANNELS,
-                    ch_types=["eeg"] * len(SEED_CHANNELS),
-                    sfreq=200.0,
+                    data=trial,
+                    ch_names=ch_names,
+                    ch_types=ch_types,
+                    sfreq=_SFREQ,
                     label=_event_name(SEED_IV_LABELS[session][k - 1]),
                     description={"file": fname.name},
                 )
-                for k, trial in enumerate(trials, start=1)
+                for k, trial in enumerate(data, start=1)
             }
         return records
+
+    def _with_eye_features(self, trials, eeg_file, eye_file):
+        """EEG trials (volts) + the eye features as step channels, cropped to their span.
+
+        Parameters
+        ----------
+        trials : list of ndarray, shape (62, T_k)
+            The EEG of the 24 trials.
+        eeg_file, eye_file : Path
+            The session's ``eeg_raw_data`` and ``eye_feature_smooth`` files.
+
+        Returns
+        -------
+        trials : list of ndarray, shape (62 + 31, 800 * n_k)
+        """
+        keys = [f"eye_{k}" for k in range(1, _N_TRIALS + 1)]
+        variables = mat_variables(eye_file)
+        check_keys(variables, keys, eye_file, what="variables")
+        for key in keys:
+            check_shape(variables[key], (_N_EYE, None), eye_file, key)
+        mat = read_mat(eye_file, variable_names=keys)
+        check_keys(mat, keys, eye_file, what="variables")
+        n_samp = int(round(_FEATURE_WINDOW * _SFREQ))
+        out, dropped = [], 0
+        for k, (eeg, key) in enumerate(zip(trials, keys, strict=True), start=1):
+            eye = check_array(mat[key], (_N_EYE, None), eye_file, key)
+            n_times, n_win = eeg.shape[1], eye.shape[1]
+            expected = n_times // n_samp
+            if n_win != expected or n_win == 0:
+                found = (
+                    f"variable {key!r} has {n_win} windows, but trial {k} of {eeg_file} "
+                    f"(its <prefix>_eeg{k}) has {n_times} samples at {_SFREQ:g} Hz, i.e. "
+                    f"floor({n_times} / {n_samp}) = {expected} whole "
+                    f"{_FEATURE_WINDOW:g}-s windows"
+                    if expected
+                    else f"trial {k} of {eeg_file} (its <prefix>_eeg{k}) has {n_times} "
+                    f"samples at {_SFREQ:g} Hz, less than one {_FEATURE_WINDOW:g}-s window, "
+                    f"so no window of variable {key!r} ({n_win} windows) can cover it"
+                )
+                raise layout_error(
+                    eye_file,
+                    f"{found}. The eye features must tile the trial (one vector per "
+                    "non-overlapping 4-s window, n_k = floor(T_k / 800)).",
+                    "Restore both files from the original release, or load the EEG alone "
+                    "with eye=None.",
+                )
+            eye = clean_nonfinite(eye.T, self.eye_nan, f"{eye_file} [{key!r}]")  # (n_win, 31)
+            steps = np.repeat(eye.T, n_samp, axis=1)
+            dropped += n_times - n_win * n_samp
+            out.append(np.concatenate([eeg[:, : n_win * n_samp], steps], axis=0))
+        logger.info(
+            "%s: %d samples after the last whole 4-s eye-feature window of the trials "
+            "dropped (eye='features').",
+            eeg_file.name,
+            dropped,
+        )
+        return out
 
     def _subject_files(self, subject):
         return [f for _, fs in self._session_files(subject) for f in fs.values()]

@@ -16,6 +16,7 @@ from mne import BaseEpochs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..modalities import EYE_FEATURE_KIND, channel_kinds
 from ..utils._checks import check_float
 
 # Every channel type MNE knows; used to tell a channel type from a channel name in ``picks``.
@@ -25,6 +26,9 @@ _MNE_CH_TYPES = (
     "gof", "grad", "gsr", "hbo", "hbr", "ias", "mag", "misc", "pupil", "ref_meg", "resp",
     "seeg", "stim", "syst", "temperature",
 )  # fmt: skip
+# Channel kinds ``picks`` accepts: MNE's types and the package's refinement of ``misc``
+# for stored eye features (see mne_m2s.modalities.channel_kinds).
+_CH_KINDS = (*_MNE_CH_TYPES, EYE_FEATURE_KIND)
 
 # Chunks of epochs processed at once, so temporaries stay around this many samples.
 _CHUNK_SAMPLES = 1 << 22
@@ -71,9 +75,11 @@ def _resolve_picks(epochs, picks, default_types, owner):
     ``picks`` may be None (every good channel of ``default_types``), a channel type
     or name, or a list of channel types, names or integer indices. Channel types
     exclude the channels marked bad (MNE's rule); explicit names and indices do not.
+    Types are channel kinds (:func:`mne_m2s.modalities.channel_kinds`): MNE's types,
+    with ``misc`` channels of stored eye features being ``"eye_feature"``.
     """
     ch_names = list(epochs.ch_names)
-    ch_types = epochs.get_channel_types()
+    ch_types = channel_kinds(epochs.info)
     bads = set(epochs.info["bads"])
     if picks is None:
         items = list(default_types)
@@ -98,13 +104,13 @@ def _resolve_picks(epochs, picks, default_types, owner):
         elif isinstance(item, str):
             if item in ch_names:
                 idx.append(ch_names.index(item))
-            elif item in _MNE_CH_TYPES:
+            elif item in _CH_KINDS:
                 idx.extend(
                     i for i, (n, t) in enumerate(zip(ch_names, ch_types, strict=True)) if t == item
                     and n not in bads
                 )
             else:
-                close = difflib.get_close_matches(item, ch_names + list(_MNE_CH_TYPES), n=1)
+                close = difflib.get_close_matches(item, ch_names + list(_CH_KINDS), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ValueError(
                     f"picks contains {item!r}, which is neither a channel name of the epochs "
