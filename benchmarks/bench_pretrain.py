@@ -20,11 +20,12 @@ With ``--precision bf16`` the pre-training step runs under bfloat16 autocast
 pre-trains a small SEED-shaped problem for EPOCHS epochs in float32 (two
 seeds) and bf16 and prints the three loss curves and their distances: bf16
 matches float32 "within noise" when its distance to the float32 curve of the
-same seed is no larger than the distance between the two float32 seeds.
+same seed is no larger than the distance between the two float32 seeds;
+``--plot PATH`` also draws the three curves into a PNG.
 ``--skip-finetune`` measures the pre-training step and memory only.
 
 Usage: ``python benchmarks/bench_pretrain.py [--steps 7] [--threads 2]
-[--precision float32|bf16] [--skip-finetune] [--loss-curve EPOCHS]``.
+[--precision float32|bf16] [--skip-finetune] [--loss-curve EPOCHS [--plot PNG]]``.
 """
 
 import argparse
@@ -52,10 +53,14 @@ def main(argv=None):
     parser.add_argument("--precision", default="float32", choices=("float32", "bf16"))
     parser.add_argument("--skip-finetune", action="store_true")
     parser.add_argument("--loss-curve", type=int, default=0, metavar="EPOCHS")
+    parser.add_argument("--plot", default=None, metavar="PNG",
+                        help="with --loss-curve: draw the curves into this PNG file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.plot and not args.loss_curve:
+        parser.error("--plot draws the loss curves: give --loss-curve EPOCHS too")
     if args.loss_curve:
-        return loss_curves(args.loss_curve)
+        return loss_curves(args.loss_curve, args.plot)
 
     from mne_m2s import M2SClassifier
     from mne_m2s.nn.m2s import M2SNetwork
@@ -125,7 +130,7 @@ def main(argv=None):
     }, indent=2))
 
 
-def loss_curves(epochs):
+def loss_curves(epochs, plot=None):
     """Pre-training loss per epoch: float32 (seeds 0 and 1) and bf16 (seed 0)."""
     from mne_m2s import M2SClassifier
 
@@ -152,6 +157,22 @@ def loss_curves(epochs):
         "mean_abs_diff_float32_seed0_vs_seed1": round(float(np.mean(np.abs(b - a))), 4),
         "final_rel_diff_bf16_vs_float32": round(float(abs(c[-1] - a[-1]) / abs(a[-1])), 4),
     }, indent=2))
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        epochs_axis = np.arange(1, epochs + 1)
+        for name, style in (("float32", "-"), ("float32_seed1", "--"), ("bf16", ":")):
+            ax.plot(epochs_axis, curves[name], style, lw=2, label=name)
+        ax.set(xlabel="epoch", ylabel="pre-training loss",
+               title="bf16 autocast against float32 (two seeds)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(plot, dpi=100)
+        plt.close(fig)
 
 
 if __name__ == "__main__":
