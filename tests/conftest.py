@@ -24,6 +24,20 @@ SMALL = dict(
 )
 
 
+def tiny_shallow_fbcsp():
+    """A tiny braindecode ShallowFBCSPNet (one epoch) for short raw-EEG samples."""
+    from mne_m2s.baselines import BraindecodeClassifier
+
+    return BraindecodeClassifier(
+        "ShallowFBCSPNet",
+        model_kwargs={"filter_time_length": 5, "pool_time_length": 5, "pool_time_stride": 2,
+                      "n_filters_time": 8, "n_filters_spat": 8},
+        max_epochs=1,
+        batch_size=32,
+        random_state=0,
+    )
+
+
 def make_latent_problem(seed=0, n_trials=30, per_trial=20, n_windows=5, n_chans=14, n_bands=5,
                         n_eye=12, noise=1.0):
     """Two modalities sharing a class-dependent latent signal plus independent noise.

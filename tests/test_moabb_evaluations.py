@@ -18,6 +18,7 @@ from sklearn.model_selection import KFold, StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from conftest import tiny_shallow_fbcsp
 from dataset_fixtures import write_seed_iv
 from mne_m2s._moabb_paradigm import check_trial_wise_splits
 from mne_m2s.baselines import BraindecodeClassifier
@@ -212,14 +213,7 @@ def test_within_session_on_seed_iv_raw_fixture(tmp_path):
     ds.subject_list = [1]  # MOABB's idiom for evaluating some subjects
     p = EmotionWindowsParadigm(n_windows=2, step=1, window=0.25)
     pipes = {
-        "ShallowFBCSPNet": BraindecodeClassifier(
-            "ShallowFBCSPNet",
-            model_kwargs={"filter_time_length": 5, "pool_time_length": 5, "pool_time_stride": 2,
-                          "n_filters_time": 8, "n_filters_spat": 8},
-            max_epochs=1,
-            batch_size=32,
-            random_state=0,
-        ),
+        "ShallowFBCSPNet": tiny_shallow_fbcsp(),
         "spy": Spy("seediv"),
     }
     res = _run(WithinSessionEvaluation, p, ds, pipes, tmp_path, **p.trial_wise_cv(3))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from moabb.evaluations import CrossSubjectEvaluation, WithinSessionEvaluation
 
-from conftest import SMALL
+from conftest import SMALL, tiny_shallow_fbcsp
 from dataset_fixtures import write_seed_iv
 from mne_m2s import M2SClassifier
 from mne_m2s.baselines import BraindecodeClassifier
@@ -118,14 +118,7 @@ def test_within_session_m2s_task_and_braindecode_on_seed_iv_raw(tmp_path):
     p = EmotionWindowsParadigm(n_windows=2, step=2, window=1.0, events=["neutral", "happy"])
     pipes = {
         "M2S": SpyM2S(task="eye->eeg", **TINY),
-        "ShallowFBCSPNet": BraindecodeClassifier(
-            "ShallowFBCSPNet",
-            model_kwargs={"filter_time_length": 5, "pool_time_length": 5, "pool_time_stride": 2,
-                          "n_filters_time": 8, "n_filters_spat": 8},
-            max_epochs=1,
-            batch_size=32,
-            random_state=0,
-        ),
+        "ShallowFBCSPNet": tiny_shallow_fbcsp(),
     }
     res = _evaluate(WithinSessionEvaluation, p, ds, pipes, tmp_path, **p.trial_wise_cv(2))
     assert set(res["pipeline"]) == {"M2S", "ShallowFBCSPNet"}
