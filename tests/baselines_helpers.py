@@ -169,6 +169,9 @@ class TrialCoded(BaseEmotionDataset):
     def _check_layout(self):
         return None
 
+    def _subject_files(self, subject):
+        return []  # held in memory: no source files
+
     def _get_single_subject_data(self, subject):
         rng = np.random.default_rng(0)
         names = list(EVENT_ID)

@@ -52,6 +52,9 @@ class TrialCodedDataset(BaseEmotionDataset):
     def _check_layout(self):
         return None
 
+    def _subject_files(self, subject):
+        return []  # held in memory: no source files
+
     def _get_single_subject_data(self, subject):
         names = list(EVENT_ID)
         rng = np.random.default_rng(subject)

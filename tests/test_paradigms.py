@@ -55,6 +55,9 @@ class _ToyDataset(BaseEmotionDataset):
     def _check_layout(self):
         """No files."""
 
+    def _subject_files(self, subject):
+        return []  # held in memory: no source files
+
     def _get_single_subject_data(self, subject):
         return {"1": dict(self._runs)}
 

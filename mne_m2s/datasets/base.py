@@ -275,16 +275,13 @@ class BaseEmotionDataset(BaseDataset):
     def _check_layout(self):
         """Raise :class:`DatasetLayoutError` unless the root has the expected tree."""
 
+    @abc.abstractmethod
     def _subject_files(self, subject):
         """Return the source files one subject is read from (checked to exist).
 
-        Adapters reading files override this; it backs MOABB's
-        ``data_path(subject)`` and :meth:`download`.
+        Backs MOABB's ``data_path(subject)`` and :meth:`download`. A dataset
+        held in memory returns an empty list.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} does not list its source files: implement "
-            "_subject_files(subject) to support data_path(subject) and download()."
-        )
 
     # ------------------------------------------------------------------- data
     def _missing_modality_hint(self, modality):

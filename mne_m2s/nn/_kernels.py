@@ -189,42 +189,32 @@ def dropout_mask(x, p):
 
 
 class ReLUMask(torch.autograd.Function):
-    """``relu(x) * mask`` for a dropout mask with values ``{0, scale}``, saving only its output.
+    """``relu(x) * keep`` for a ``{0, 1}`` dropout mask, saving only its output.
 
     The output is what the next linear layer saves anyway, and it is all the
-    backward pass needs: ``dx = scale * g`` where the output is positive
-    (``x > 0`` and kept), else 0 (one fused ``threshold_backward`` pass).
-    With ``scale = 1`` the caller applies the ``1 / (1 - p)`` of inverted
-    dropout elsewhere (:class:`~mne_m2s.nn.encoders.FeedForward` scales the
-    next layer's weight, a far smaller tensor).
+    backward pass needs: ``dx = g`` where the output is positive (``x > 0``
+    and kept), else 0 (one fused ``threshold_backward`` pass). The caller
+    applies the ``1 / (1 - p)`` of inverted dropout elsewhere
+    (:class:`~mne_m2s.nn.encoders.FeedForward` scales the next layer's
+    weight, a far smaller tensor).
     """
 
     @staticmethod
-    def forward(ctx, x, mask, scale):
-        out = torch.relu(x).mul_(mask)
+    def forward(ctx, x, keep):
+        out = torch.relu(x).mul_(keep)
         ctx.save_for_backward(out)
-        ctx.scale = scale
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        dx = torch.ops.aten.threshold_backward(grad, out, 0)
-        if ctx.scale != 1.0:
-            dx.mul_(ctx.scale)
-        return dx, None, None
+        return torch.ops.aten.threshold_backward(grad, out, 0), None
 
 
-def relu_mask(x, mask, scale=1.0):
-    """``relu(x) * mask`` (see :class:`ReLUMask`); ``mask`` takes the values ``{0, scale}``."""
-    return ReLUMask.apply(x, mask, scale)
-
-
-def relu_dropout(x, p):
-    """``dropout(relu(x), p)`` in training mode: same mask draw as :class:`Dropout`."""
-    scale = 1.0 / (1.0 - p)
-    return relu_mask(x, keep_mask(x, p, scale), scale)
+def relu_mask(x, keep):
+    """``relu(x) * keep`` (see :class:`ReLUMask`); ``keep`` is a {0, 1} :func:`keep_mask`."""
+    return ReLUMask.apply(x, keep)
 
 
 class Dropout(nn.Dropout):
