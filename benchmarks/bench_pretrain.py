@@ -13,7 +13,13 @@ Figures:
 * ``embed_2010_s`` — the one-off cost of computing those embeddings;
 * ``predict_ms_b1`` / ``predict_ms_b512`` — cross-modal ``predict_proba``
   through the EEG encoder for 1 and 512 samples (median);
-* ``peak_rss_mb`` — peak resident memory of the process.
+* ``peak_rss_mb`` — peak resident memory of the process;
+* ``page_faults_per_step`` — minor page faults per timed pre-training step
+  (memory the allocator handed back to the system and took again: costly in
+  virtual machines);
+* ``allocator`` — the process's ``malloc`` (:func:`mne_m2s.utils.memory_allocator`):
+  glibc's, or jemalloc / tcmalloc when preloaded. It moves the peak by about
+  250 MB (see the documentation's "Speed and memory on the CPU" page).
 
 With ``--precision bf16`` the pre-training step runs under bfloat16 autocast
 (``M2SClassifier(precision="bf16")``). ``--loss-curve EPOCHS`` instead
@@ -29,6 +35,7 @@ Usage: ``python benchmarks/bench_pretrain.py [--steps 7] [--threads 2]
 """
 
 import argparse
+import gc
 import json
 import resource
 import time
@@ -44,6 +51,41 @@ def _median_time(fn, repeats):
         fn()
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
+
+
+def time_pretrain_step(rng, precision, steps):
+    """Median seconds of one pre-training step at batch 512, and page faults per step."""
+    from mne_m2s.nn.m2s import M2SNetwork
+    from mne_m2s.training import M2SPretrainer, WeightedLoss
+
+    batch = {
+        "eeg": torch.from_numpy(rng.standard_normal((512, 5, 62, 5), dtype=np.float32)),
+        "eye": torch.from_numpy(rng.standard_normal((512, 5, 33), dtype=np.float32)),
+    }
+    torch.manual_seed(0)
+    net = M2SPretrainer(
+        M2SNetwork({"eeg": (310, 5), "eye": (33, None)}),
+        WeightedLoss(),
+        optimizer=torch.optim.Adam,
+        optimizer__weight_decay=1e-4,
+        lr=1e-4,
+        batch_size=512,
+        train_split=None,
+        device="cpu",
+        mi_steps=3,
+        **({"precision": precision} if precision != "float32" else {}),
+    ).initialize()
+    net.history.new_epoch()
+
+    def one_step():
+        net.history.new_batch()  # train_step records the named losses of the batch
+        net.train_step((batch, None))
+
+    for _ in range(2):  # warm-up
+        one_step()
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    step_s = _median_time(one_step, steps)
+    return step_s, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / steps
 
 
 def main(argv=None):
@@ -63,44 +105,24 @@ def main(argv=None):
         return loss_curves(args.loss_curve, args.plot)
 
     from mne_m2s import M2SClassifier
-    from mne_m2s.nn.m2s import M2SNetwork
-    from mne_m2s.training import M2SPretrainer, WeightedLoss
+    from mne_m2s.utils import memory_allocator
 
     rng = np.random.default_rng(0)
-    batch = {
-        "eeg": torch.from_numpy(rng.standard_normal((512, 5, 62, 5), dtype=np.float32)),
-        "eye": torch.from_numpy(rng.standard_normal((512, 5, 33), dtype=np.float32)),
+    # the timed net lives inside the function: fine-tuning below builds its own model
+    pretrain_step_s, faults = time_pretrain_step(rng, args.precision, args.steps)
+    gc.collect()
+    common = {
+        "precision": args.precision,
+        "page_faults_per_step": round(faults),
+        "allocator": memory_allocator(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
     }
-    torch.manual_seed(0)
-    net = M2SPretrainer(
-        M2SNetwork({"eeg": (310, 5), "eye": (33, None)}),
-        WeightedLoss(),
-        optimizer=torch.optim.Adam,
-        optimizer__weight_decay=1e-4,
-        lr=1e-4,
-        batch_size=512,
-        train_split=None,
-        device="cpu",
-        mi_steps=3,
-        **({"precision": args.precision} if args.precision != "float32" else {}),
-    ).initialize()
-    step = (batch, None)
-    net.history.new_epoch()
-
-    def one_step():
-        net.history.new_batch()  # train_step records the named losses of the batch
-        net.train_step(step)
-
-    for _ in range(2):  # warm-up
-        one_step()
-    pretrain_step_s = _median_time(one_step, args.steps)
     if args.skip_finetune:
         print(json.dumps({
             "pretrain_step_s": round(pretrain_step_s, 3),
-            "precision": args.precision,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
+            **common,
         }, indent=2))
         return
 
@@ -125,8 +147,7 @@ def main(argv=None):
         "predict_ms_b1": round(predict_ms_b1, 2),
         "predict_ms_b512": round(predict_ms_b512, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        **common,
     }, indent=2))
 
 

@@ -40,6 +40,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     from mne_m2s import M2SClassifier
+    from mne_m2s.utils import memory_allocator
 
     rng = np.random.default_rng(0)
 
@@ -79,6 +80,7 @@ def main(argv=None):
         "n_test": args.n_test,
         "precision": args.precision,
         "torch_threads": torch.get_num_threads(),
+        "allocator": memory_allocator(),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "chance_level_scores": {k: round(v, 3) for k, v in scores.items()},
         "torch": torch.__version__,

@@ -2,7 +2,7 @@
 
 from ._version import __version__
 
-__all__ = ["M2SClassifier", "PretrainedM2S", "__version__"]
+__all__ = ["M2SClassifier", "PretrainedM2S", "__version__", "sys_info"]
 
 
 def __getattr__(name):
@@ -15,4 +15,8 @@ def __getattr__(name):
         from ._persistence import PretrainedM2S
 
         return PretrainedM2S
+    if name == "sys_info":
+        from .utils._sysinfo import sys_info
+
+        return sys_info
     raise AttributeError(f"module 'mne_m2s' has no attribute {name!r}")

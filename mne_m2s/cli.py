@@ -7,6 +7,9 @@ Subcommands
     data (:func:`~mne_m2s.evaluation.experiments.run_demo`).
 ``mne-m2s datasets``
     Registered datasets and whether their files are found.
+``mne-m2s sys-info``
+    Platform, package versions, torch threads and the memory allocator
+    (:func:`~mne_m2s.utils.sys_info`), for bug reports and benchmarks.
 ``mne-m2s evaluate``
     Registered methods under a protocol on a dataset
     (:func:`~mne_m2s.evaluation.experiments.run_evaluation`).
@@ -313,6 +316,22 @@ def _datasets(args):
     return 0
 
 
+# ----------------------------------------------------------------- sys-info
+def _add_sys_info_parser(sub):
+    parser = sub.add_parser("sys-info", help="platform, versions, torch threads, allocator",
+                            description="Print the platform, the versions of the packages "
+                            "M2S runs on, torch's threads and CPU kernels, and the memory "
+                            "allocator of the process (paste it into bug reports).")
+    parser.set_defaults(func=_sys_info)
+
+
+def _sys_info(args):
+    from .utils import sys_info
+
+    sys_info()
+    return 0
+
+
 # ------------------------------------------------------- shared: dataset etc.
 def _add_data_arguments(parser, path_required=True):
     parser.add_argument("--dataset", required=True, metavar="CODE",
@@ -545,6 +564,7 @@ def _ablate(args):
 COMMANDS = {
     "demo": _add_demo_parser,
     "datasets": _add_datasets_parser,
+    "sys-info": _add_sys_info_parser,
     "evaluate": _add_evaluate_parser,
     "ablate": _add_ablate_parser,
     "pretrain": _add_pretrain_parser,

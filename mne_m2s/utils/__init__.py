@@ -1,15 +1,18 @@
-"""Validation, logging and device helpers shared by the package."""
+"""Validation, logging, device and system-information helpers shared by the package."""
 
 from ._checks import check_option, check_random_state_seed, check_type
 from ._logging import logger, set_log_level
+from ._sysinfo import memory_allocator, sys_info
 
 __all__ = [
     "check_option",
     "check_random_state_seed",
     "check_type",
     "logger",
+    "memory_allocator",
     "resolve_device",
     "set_log_level",
+    "sys_info",
 ]
 
 

@@ -1,0 +1,126 @@
+"""What a bug report or a benchmark figure needs to know about the machine.
+
+:func:`sys_info` prints the platform, the versions of the packages M2S runs
+on and the settings that decide CPU speed and memory (torch threads, the CPU
+kernels torch dispatches to, the memory allocator of the process);
+:func:`memory_allocator` names that allocator.
+"""
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+#: Shared libraries that replace the C library's ``malloc`` when preloaded.
+_ALLOCATORS = (("jemalloc", "libjemalloc"), ("tcmalloc", "libtcmalloc"),
+               ("mimalloc", "libmimalloc"))
+
+#: Packages whose versions :func:`sys_info` reports (read from their metadata:
+#: nothing is imported for it).
+_PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "mne", "skorch", "torch",
+             "torchaudio", "braindecode", "moabb", "matplotlib", "safetensors")
+
+
+def memory_allocator(maps="/proc/self/maps"):
+    """Name the ``malloc`` implementation the running process uses.
+
+    A jemalloc, tcmalloc or mimalloc library mapped into the process
+    (``LD_PRELOAD``, or the launcher ``python -m torch.backends.xeon.run_cpu
+    --enable-jemalloc``) replaces the C library's allocator for every CPU
+    tensor; otherwise on Linux it is glibc's. It matters on the CPU: in the
+    benchmark in :doc:`/performance`, glibc holds about 250 MB more at the
+    peak of a pre-training step than jemalloc or tcmalloc.
+
+    Parameters
+    ----------
+    maps : str | path-like
+        The process's memory map (Linux ``/proc/self/maps``); another file in
+        that format can be given.
+
+    Returns
+    -------
+    name : str
+        ``"jemalloc"``, ``"tcmalloc"``, ``"mimalloc"``, ``"glibc"`` (Linux,
+        none of those mapped) or ``"system"`` (no ``/proc``: macOS, Windows;
+        the platform's own allocator).
+    """
+    try:
+        with open(maps, encoding="utf-8", errors="replace") as fid:
+            paths = {line.split()[-1] for line in fid if "/" in line}
+    except OSError:
+        return "system"
+    for name, stem in _ALLOCATORS:
+        if any(os.path.basename(p).startswith(stem) for p in paths):
+            return name
+    return "glibc" if platform.libc_ver()[0] == "glibc" else "system"
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fid:
+            for line in fid:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _torch_lines():
+    import torch
+
+    lines = [
+        ("torch threads", f"{torch.get_num_threads()} intra-op, "
+                          f"{torch.get_num_interop_threads()} inter-op"),
+        ("CPU kernels", torch.backends.cpu.get_cpu_capability()),
+        ("MKL / oneDNN", f"{torch.backends.mkl.is_available()} / "
+                         f"{torch.backends.mkldnn.is_available()}"),
+        ("CUDA build", torch.version.cuda or "none (CPU-only build)"),
+    ]
+    if torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        lines.append(("CUDA devices", "; ".join(names)))
+    else:
+        lines.append(("CUDA devices", "none available"))
+    return lines
+
+
+def sys_info(fid=None):
+    """Print the platform, package versions and CPU settings (as :func:`mne.sys_info`).
+
+    Paste its output into bug reports and next to benchmark figures: the
+    speed and memory of pre-training on the CPU depend on the torch threads,
+    the CPU kernels torch uses and the memory allocator (see
+    :doc:`/performance`). Also ``mne-m2s sys-info`` on the command line.
+
+    Parameters
+    ----------
+    fid : file-like | None
+        Where to write (default: standard output).
+    """
+    from .._version import __version__
+
+    fid = sys.stdout if fid is None else fid
+    rows = [
+        ("Platform", platform.platform()),
+        ("Python", sys.version.split()[0]),
+        ("CPU", f"{_cpu_name()}, {os.cpu_count()} logical cores"),
+        ("mne-m2s", __version__),
+    ]
+    rows += [(name, _version(name)) for name in _PACKAGES]
+    if _version("torch") != "not installed":
+        rows += _torch_lines()
+    rows.append(("memory allocator", memory_allocator()))
+    width = max(len(k) for k, _ in rows) + 1
+    for key, value in rows:
+        print(f"{key + ':':<{width}} {value}", file=fid)
+
+
+__all__ = ["memory_allocator", "sys_info"]
