@@ -19,7 +19,8 @@ Subcommands
     One encoder set pre-trained on a whole dataset and saved to a model file;
     data-parallel under ``torchrun --nproc-per-node N -m mne_m2s pretrain``.
 
-Each subcommand is a pair ``_add_<command>_parser(sub)`` / ``_<command>(args)``;
+Each subcommand is a pair ``_add_<command>_parser(sub)`` / ``_<command>(args)`` (hyphens
+of the command as underscores);
 :func:`build_parser` calls the ``_add_*`` functions of :data:`COMMANDS`. Only
 this module prints; the library logs through the ``mne_m2s`` logger.
 """

@@ -64,8 +64,10 @@ def test_demo_bad_arguments(tmp_path, capsys):
 
 
 def test_subcommands_are_separate_functions():
-    assert list(cli.COMMANDS) == ["demo", "datasets", "evaluate", "ablate", "pretrain"]
+    assert list(cli.COMMANDS) == ["demo", "datasets", "sys-info", "evaluate", "ablate",
+                                  "pretrain"]
     for name, add in cli.COMMANDS.items():
+        name = name.replace("-", "_")
         assert add.__name__ == f"_add_{name}_parser"
         assert callable(getattr(cli, f"_{name}"))
     parser = cli.build_parser()
