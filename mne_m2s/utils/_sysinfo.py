@@ -21,38 +21,49 @@ _PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "mne", "skorch", "torch
              "torchaudio", "braindecode", "moabb", "matplotlib", "safetensors")
 
 
-def memory_allocator(maps="/proc/self/maps"):
+def memory_allocator():
     """Name the ``malloc`` implementation the running process uses.
 
-    A jemalloc, tcmalloc or mimalloc library mapped into the process
-    (``LD_PRELOAD``, or the launcher ``python -m torch.backends.xeon.run_cpu
-    --enable-jemalloc``) replaces the C library's allocator for every CPU
-    tensor; otherwise on Linux it is glibc's. It matters on the CPU: in the
-    benchmark in :doc:`/performance`, glibc holds about 250 MB more at the
-    peak of a pre-training step than jemalloc or tcmalloc.
-
-    Parameters
-    ----------
-    maps : str | path-like
-        The process's memory map (Linux ``/proc/self/maps``); another file in
-        that format can be given.
+    The library that provides the process's ``malloc`` symbol is found from
+    the symbol's address and the process's memory map (Linux
+    ``/proc/self/maps``). A jemalloc, tcmalloc or mimalloc library preloaded
+    with ``LD_PRELOAD`` provides it for every CPU tensor; otherwise on Linux
+    it is glibc's. A copy of one of those libraries that a package loads for
+    its own use does not count. It matters on the CPU: in the benchmark in
+    :doc:`/performance`, glibc holds about 250 MB more at the peak of a
+    pre-training step than tcmalloc or jemalloc.
 
     Returns
     -------
     name : str
-        ``"jemalloc"``, ``"tcmalloc"``, ``"mimalloc"``, ``"glibc"`` (Linux,
-        none of those mapped) or ``"system"`` (no ``/proc``: macOS, Windows;
-        the platform's own allocator).
+        ``"jemalloc"``, ``"tcmalloc"``, ``"mimalloc"``, ``"glibc"`` or, where
+        the library cannot be told (no ``/proc``: macOS, Windows), ``"system"``.
     """
     try:
-        with open(maps, encoding="utf-8", errors="replace") as fid:
-            paths = {line.split()[-1] for line in fid if "/" in line}
-    except OSError:
+        import ctypes
+
+        address = ctypes.cast(ctypes.CDLL(None).malloc, ctypes.c_void_p).value
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fid:
+            lines = fid.readlines()
+    except (OSError, AttributeError, TypeError):
         return "system"
-    for name, stem in _ALLOCATORS:
-        if any(os.path.basename(p).startswith(stem) for p in paths):
-            return name
-    return "glibc" if platform.libc_ver()[0] == "glibc" else "system"
+    return _allocator_at(lines, address)
+
+
+def _allocator_at(lines, address):
+    """Classify the library mapped at ``address`` in ``/proc/<pid>/maps`` lines."""
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) < 6 or "-" not in fields[0]:
+            continue
+        lo, hi = (int(v, 16) for v in fields[0].split("-"))
+        if lo <= address < hi:
+            name = os.path.basename(fields[5].strip())
+            for allocator, stem in _ALLOCATORS:
+                if name.startswith(stem):
+                    return allocator
+            return "glibc" if name.startswith("libc.so") or name.startswith("libc-") else name
+    return "system"
 
 
 def _cpu_name():
