@@ -36,8 +36,10 @@ def memory_allocator():
     Returns
     -------
     name : str
-        ``"jemalloc"``, ``"tcmalloc"``, ``"mimalloc"``, ``"glibc"`` or, where
-        the library cannot be told (no ``/proc``: macOS, Windows), ``"system"``.
+        ``"jemalloc"``, ``"tcmalloc"``, ``"mimalloc"`` or ``"glibc"``; another
+        library's file name when it provides ``malloc`` (e.g. musl's loader);
+        ``"system"`` where the library cannot be told (no ``/proc``: macOS,
+        Windows).
     """
     try:
         import ctypes
