@@ -19,7 +19,10 @@ Figures:
   virtual machines);
 * ``allocator`` — the process's ``malloc`` (:func:`mne_m2s.utils.memory_allocator`):
   glibc's, or jemalloc / tcmalloc when preloaded. It moves the peak by about
-  250 MB (see the documentation's "Speed and memory on the CPU" page).
+  250 MB (see the documentation's "Speed and memory on the CPU" page);
+* ``sts_kernel`` — the CPU kernel of STS attention
+  (:func:`mne_m2s.utils.set_sts_kernel`; ``MNE_M2S_STS_KERNEL=torch`` measures
+  the PyTorch one).
 
 With ``--precision bf16`` the pre-training step runs under bfloat16 autocast
 (``M2SClassifier(precision="bf16")``). ``--loss-curve EPOCHS`` instead
@@ -105,6 +108,7 @@ def main(argv=None):
         return loss_curves(args.loss_curve, args.plot)
 
     from mne_m2s import M2SClassifier
+    from mne_m2s.nn._native import kernel_status
     from mne_m2s.utils import memory_allocator
 
     rng = np.random.default_rng(0)
@@ -115,6 +119,7 @@ def main(argv=None):
         "precision": args.precision,
         "page_faults_per_step": round(faults),
         "allocator": memory_allocator(),
+        "sts_kernel": kernel_status(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }

@@ -1,11 +1,27 @@
 """Shared fixtures: tiny settings and a synthetic two-modality latent problem."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 # The machine has 2 cores; tests are small and run faster without oversubscription.
 torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache_dir(tmp_path_factory):
+    """Caches of the test session (compiled kernels, dataset caches) in a temporary folder,
+    never in the user's ``~/mne_data`` (subprocesses inherit it)."""
+    old = os.environ.get("MNE_M2S_CACHE_DIR")
+    os.environ["MNE_M2S_CACHE_DIR"] = str(tmp_path_factory.mktemp("mne_m2s_cache"))
+    yield
+    if old is None:
+        os.environ.pop("MNE_M2S_CACHE_DIR", None)
+    else:
+        os.environ["MNE_M2S_CACHE_DIR"] = old
+
 
 #: Small architecture/schedule for fast tests (the SPEC defaults are tested elsewhere).
 SMALL = dict(

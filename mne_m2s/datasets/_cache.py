@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import logger
-from ..utils._io import atomic_write
+from ..utils._io import atomic_write, default_cache_dir
 from ._containers import FeatureRun
 from ._raw import RawTrial, to_runs
 
@@ -47,25 +47,6 @@ def _fingerprint(files):
         stat = f.stat()
         out.append([str(f), stat.st_size, stat.st_mtime_ns])
     return out
-
-
-def default_cache_dir():
-    """Cache folder used when ``cache=True`` and ``cache_dir=None``.
-
-    The environment variable / MNE config key ``MNE_M2S_CACHE_DIR``, else
-    ``~/mne_data/mne_m2s_cache``.
-    """
-    value = os.environ.get("MNE_M2S_CACHE_DIR")
-    if not value:
-        try:
-            import mne
-
-            value = mne.get_config("MNE_M2S_CACHE_DIR", use_env=False)
-        except Exception:  # pragma: no cover - a broken MNE config file
-            value = None
-    if value:
-        return Path(os.path.expanduser(value))
-    return Path.home() / "mne_data" / "mne_m2s_cache"
 
 
 def cache_file(dataset, subject, files):

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._kernels import Dropout, folded_sts_core
+from ._kernels import Dropout
+from ._native import sts_core_cpu
 
 
 def temporal_sparse_mean(x):
@@ -51,10 +52,12 @@ class STSAttention(nn.Module):
     (``fold=True``, the default). This is exact — same parameters, same
     function, gradients flow to ``W_q, W_k, W_v, W_o`` through autograd — and
     cuts the cost of the ``C x C`` products from ``d`` to ``B`` per head.
-    On the CPU the folded core runs as one autograd function
+    On the CPU the folded core runs as one fused compiled kernel or as one
+    autograd function of PyTorch operations
     (:class:`mne_m2s.nn._kernels.FoldedSTSCore`: cache-sized chunks, all heads
-    in one product, probabilities recomputed in the backward pass); on other
-    devices through :func:`torch.nn.functional.scaled_dot_product_attention`.
+    in one product, probabilities recomputed in the backward pass), as
+    :func:`mne_m2s.utils.set_sts_kernel` chooses; on other devices through
+    :func:`torch.nn.functional.scaled_dot_product_attention`.
     ``fold=False`` evaluates the textbook form (used to test the equivalence).
 
     Parameters
@@ -121,7 +124,7 @@ class STSAttention(nn.Module):
             a = torch.einsum("hdi,hdj->hij", wq, wk) / math.sqrt(d)
             m = torch.einsum("hdi,jhd->hij", wv, wo)
             if x.device.type == "cpu":
-                out = folded_sts_core(xq, xk, a, m)
+                out = sts_core_cpu(xq, xk, a, m)
             else:
                 q = torch.einsum("ncb,hbe->nhce", xq, a)  # (NT, H, C, B)
                 v = torch.einsum("ncb,hbe->nhce", xk, m)  # (NT, H, C, B)

@@ -1,6 +1,8 @@
 """Validation, logging, device and system-information helpers shared by the package."""
 
 from ._checks import check_option, check_random_state_seed, check_type
+from ._io import default_cache_dir
+from ._kernels import get_sts_kernel, set_sts_kernel
 from ._logging import logger, set_log_level
 from ._sysinfo import memory_allocator, sys_info
 
@@ -8,10 +10,13 @@ __all__ = [
     "check_option",
     "check_random_state_seed",
     "check_type",
+    "default_cache_dir",
+    "get_sts_kernel",
     "logger",
     "memory_allocator",
     "resolve_device",
     "set_log_level",
+    "set_sts_kernel",
     "sys_info",
 ]
 

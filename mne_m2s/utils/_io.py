@@ -1,4 +1,4 @@
-"""Atomic file writes, shared by model files, checkpoints, caches and result units."""
+"""Atomic file writes (model files, checkpoints, caches, result units) and the cache folder."""
 
 import os
 import tempfile
@@ -45,3 +45,23 @@ def atomic_write(path, write, *, text=False):
         pass
     finally:
         os.close(dir_fd)
+
+
+def default_cache_dir():
+    """The package's cache folder.
+
+    Dataset caches (``cache=True`` with ``cache_dir=None``) and compiled CPU
+    kernels (``kernels/``) live there: the environment variable / MNE config
+    key ``MNE_M2S_CACHE_DIR``, else ``~/mne_data/mne_m2s_cache``.
+    """
+    value = os.environ.get("MNE_M2S_CACHE_DIR")
+    if not value:
+        try:
+            import mne
+
+            value = mne.get_config("MNE_M2S_CACHE_DIR", use_env=False)
+        except Exception:  # pragma: no cover - a broken MNE config file
+            value = None
+    if value:
+        return Path(os.path.expanduser(value))
+    return Path.home() / "mne_data" / "mne_m2s_cache"

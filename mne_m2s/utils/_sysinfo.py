@@ -102,7 +102,18 @@ def _torch_lines():
         lines.append(("CUDA devices", "; ".join(names)))
     else:
         lines.append(("CUDA devices", "none available"))
+    lines.append(("STS kernel (CPU)", _sts_kernel_line()))
     return lines
+
+
+def _sts_kernel_line():
+    """The CPU kernel of STS attention at the SEED shape (see :func:`set_sts_kernel`)."""
+    from ..nn._native import kernel_status
+
+    try:
+        return kernel_status()
+    except ValueError as err:  # a malformed MNE_M2S_STS_KERNEL
+        return f"invalid setting: {err}"
 
 
 def sys_info(fid=None):
@@ -110,8 +121,10 @@ def sys_info(fid=None):
 
     Paste its output into bug reports and next to benchmark figures: the
     speed and memory of pre-training on the CPU depend on the torch threads,
-    the CPU kernels torch uses and the memory allocator (see
-    :doc:`/performance`). Also ``mne-m2s sys-info`` on the command line.
+    the CPU kernels torch uses, the kernel of STS attention
+    (:func:`~mne_m2s.utils.set_sts_kernel`; building it, the first time,
+    takes a second) and the memory allocator (see :doc:`/performance`).
+    Also ``mne-m2s sys-info`` on the command line.
 
     Parameters
     ----------

@@ -1,0 +1,383 @@
+"""The compiled CPU kernel of the folded STS attention core.
+
+Internal module. :func:`sts_core_cpu` computes what
+:func:`mne_m2s.nn._kernels.folded_sts_core` computes, with the fused C kernel
+of ``_sts_kernel.c`` when the setting of :func:`mne_m2s.utils.set_sts_kernel`
+allows it and it can run here, else with the PyTorch one.
+
+The C source is compiled on first use, once per shape (electrodes ``C``,
+bands ``B``, heads ``H``), by the machine's C compiler, for the machine's CPU
+(``-march=native``), into ``default_cache_dir() / "kernels"``; the file name
+carries a hash of the source, the flags, the compiler's version and the CPU,
+so that a changed source, compiler or CPU (a cluster's shared home folder)
+never loads a stale library. Builds go to a temporary file that is moved into
+place, so concurrent processes (distributed ranks) cannot load a partial
+library. When the process's OpenMP runtime is a ``libgomp`` (torch's Linux
+wheels), the kernel is built with ``-fopenmp`` and shares it with torch:
+same threads, no oversubscription. Otherwise it runs on a pool of Python
+threads (the calls release the GIL).
+"""
+
+import ctypes
+import hashlib
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from ..utils._io import default_cache_dir
+from ..utils._kernels import get_sts_kernel
+from ..utils._logging import logger
+from ._kernels import folded_sts_core
+
+SOURCE = Path(__file__).with_name("_sts_kernel.c")
+#: Flags of every build: no -ffast-math (the process's floating-point state and
+#: IEEE semantics stay untouched; the kernel makes no math library calls).
+BASE_FLAGS = ("-O3", "-std=gnu11", "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-shared")
+#: Target flags, tried in order (x86 and most compilers, then ARM's GCC, then generic).
+ARCH_FLAGS = (("-march=native",), ("-mcpu=native",), ())
+#: Largest ``C * B`` handled: the backward pass keeps ``C * B`` vectors of 64 bytes
+#: on the stack of each thread (256 KiB at this bound).
+MAX_TOKENS_X_BANDS = 4096
+#: Largest number of heads handled (two ``H * B * B`` vector accumulators per thread).
+MAX_HEADS = 64
+
+_lock = threading.Lock()
+_libraries = {}
+_pools = {}
+_logged = set()
+
+
+class KernelUnavailable(RuntimeError):
+    """The compiled STS kernel cannot run here (the message says why)."""
+
+
+def find_compiler():
+    """The C compiler command: ``CC`` (split like a shell), else cc, gcc or clang.
+
+    Returns
+    -------
+    command : list of str | None
+        None when no compiler is found.
+    """
+    value = os.environ.get("CC", "").strip()
+    if value:
+        command = shlex.split(value)
+        path = shutil.which(command[0])
+        return [path, *command[1:]] if path else None
+    for name in ("cc", "gcc", "clang"):
+        path = shutil.which(name)
+        if path:
+            return [path]
+    return None
+
+
+def _run(command, timeout=120):
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _compiler_version(command):
+    try:
+        result = _run([*command, "--version"], timeout=30)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise KernelUnavailable(f"the C compiler {command[0]} does not run: {err}") from err
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    return lines[0] if lines else command[0]
+
+
+def _cpu_fingerprint():
+    """The CPU model and feature flags (what ``-march=native`` compiles for)."""
+    keep = ("model name", "flags", "Features", "CPU part", "CPU implementer")
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fid:
+            lines = sorted({line.strip() for line in fid if line.startswith(keep)})
+        if lines:
+            return "\n".join(lines)
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()} {platform.platform()}"
+
+
+def _process_libgomp():
+    """Whether the process has a ``libgomp.so.1`` mapped (torch's OpenMP runtime)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fid:
+            return any(os.path.basename(line.split()[-1]) == "libgomp.so.1"
+                       for line in fid if line.rstrip().endswith(".so.1"))
+    except OSError:
+        return False
+
+
+def kernel_dir():
+    """Folder of the compiled kernels: ``default_cache_dir() / "kernels"``."""
+    return default_cache_dir() / "kernels"
+
+
+def _build(shape):
+    """The compiled library for ``shape = (C, B, H)``, compiling it if needed.
+
+    Returns
+    -------
+    path : Path
+    compiler : str
+        The compiler's version line.
+    """
+    if os.name != "posix":
+        raise KernelUnavailable(f"compiled kernels are built on POSIX systems only, "
+                                f"not on {platform.system()}")
+    command = find_compiler()
+    if command is None:
+        hint = "set CC to a C compiler" if os.environ.get("CC") else "install gcc or clang"
+        raise KernelUnavailable(f"no C compiler found (CC, cc, gcc, clang); {hint}")
+    version = _compiler_version(command)
+    source = SOURCE.read_bytes()
+    openmp = ("-fopenmp",) if _process_libgomp() else ()
+    c, b, h = shape
+    defines = (f"-DSTS_C={c}", f"-DSTS_B={b}", f"-DSTS_H={h}")
+    key = hashlib.sha256()
+    for part in (source, repr(BASE_FLAGS + openmp).encode(), " ".join(command).encode(),
+                 version.encode(), _cpu_fingerprint().encode(), repr(shape).encode()):
+        key.update(part)
+        key.update(b"\0")
+    folder = kernel_dir()
+    path = folder / f"sts_c{c}_b{b}_h{h}_{key.hexdigest()[:20]}.so"
+    if path.is_file():
+        return path, version
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".so", dir=folder)
+        os.close(fd)
+    except OSError as err:
+        raise KernelUnavailable(f"cannot write to the kernel folder {folder} ({err}); set "
+                                f"MNE_M2S_CACHE_DIR to a writable folder") from err
+    errors = []
+    try:
+        for arch in ARCH_FLAGS:
+            args = [*command, *BASE_FLAGS, *arch, *openmp, *defines, str(SOURCE), "-o", tmp]
+            try:
+                result = _run(args)
+            except (OSError, subprocess.SubprocessError) as err:
+                errors.append(f"{shlex.join(args)}: {err}")
+                continue
+            if result.returncode == 0:
+                os.replace(tmp, path)
+                logger.info("Compiled the STS attention kernel for C=%d, B=%d, H=%d: %s",
+                            c, b, h, path)
+                return path, version
+            errors.append(f"{shlex.join(args)}:\n{result.stderr.strip()[-2000:]}")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    raise KernelUnavailable(f"compiling the STS kernel with {version} failed:\n"
+                            + "\n".join(errors))
+
+
+class _Library:
+    """The loaded library of one shape."""
+
+    def __init__(self, path, shape, compiler):
+        lib = ctypes.CDLL(str(path))
+        ptr, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+        lib.sts_forward.argtypes = [i64, i64] + [ptr] * 7
+        lib.sts_backward.argtypes = [i64, i64] + [ptr] * 11
+        lib.sts_forward.restype = lib.sts_backward.restype = None
+        self.openmp = hasattr(lib, "sts_forward_parallel")
+        if self.openmp:
+            lib.sts_forward_parallel.argtypes = [i64, i32] + [ptr] * 7
+            lib.sts_backward_parallel.argtypes = [i64, i32] + [ptr] * 11
+            lib.sts_forward_parallel.restype = lib.sts_backward_parallel.restype = None
+        self.lib = lib
+        self.path = path
+        self.shape = shape
+        self.compiler = compiler
+        self.padded = (shape[0] + 15) // 16 * 16
+
+    def _split(self, fn, n, threads, args, parts=()):
+        """Run ``fn(n0, n1, *args, *part_pointers)`` over ``threads`` item ranges."""
+        bounds = [n * k // threads for k in range(threads + 1)]
+        jobs = [(bounds[k], bounds[k + 1], *args, *(p[k].data_ptr() for p in parts))
+                for k in range(threads)]
+        if threads == 1:
+            fn(*jobs[0])
+            return
+        key = (os.getpid(), threads)
+        with _lock:
+            pool = _pools.get(key)
+            if pool is None:
+                pool = _pools[key] = ThreadPoolExecutor(threads, "mne_m2s_sts")
+        for future in [pool.submit(fn, *job) for job in jobs]:
+            future.result()
+
+    def forward(self, xq, xk, a, m, save):
+        n, c, b = xq.shape
+        h = a.shape[0]
+        threads = max(1, min(torch.get_num_threads(), n))
+        out = xq.new_empty((n, c, b))
+        y = xq.new_empty((n, h, b, self.padded)) if save else None
+        stats = xq.new_empty((n, h, 2, self.padded)) if save else None
+        args = [t.data_ptr() if t is not None else None for t in (xq, xk, a, m, out, y, stats)]
+        if self.openmp:
+            self.lib.sts_forward_parallel(n, threads, *args)
+        else:
+            self._split(self.lib.sts_forward, n, threads, args)
+        return out, y, stats
+
+    def backward(self, xq, xk, a, m, grad, y, stats):
+        n, c, b = xq.shape
+        h = a.shape[0]
+        threads = max(1, min(torch.get_num_threads(), n))
+        dxq = torch.empty_like(xq)
+        dxk = torch.empty_like(xk)
+        da = xq.new_zeros((threads, h, b, b))
+        dm = xq.new_zeros((threads, h, b, b))
+        args = [t.data_ptr() for t in (xq, xk, a, m, grad, y, stats, dxq, dxk)]
+        if self.openmp:
+            self.lib.sts_backward_parallel(n, threads, *args, da.data_ptr(), dm.data_ptr())
+        else:
+            self._split(self.lib.sts_backward, n, threads, args, parts=(da, dm))
+        return dxq, dxk, da.sum(0), dm.sum(0)
+
+
+def load_kernel(shape):
+    """The compiled kernel for ``shape = (C, B, H)`` (built and cached on first use).
+
+    Raises
+    ------
+    KernelUnavailable
+        When it cannot be built or loaded here (the message says why).
+    """
+    shape = tuple(int(s) for s in shape)
+    with _lock:
+        kernel = _libraries.get(shape)
+    if isinstance(kernel, KernelUnavailable):
+        raise kernel
+    if kernel is not None:
+        return kernel
+    try:
+        path, compiler = _build(shape)
+        try:
+            kernel = _Library(path, shape, compiler)
+        except OSError as err:
+            raise KernelUnavailable(f"cannot load the compiled STS kernel {path}: {err}") from err
+    except KernelUnavailable as err:
+        kernel = err
+    with _lock:
+        _libraries[shape] = kernel
+    if isinstance(kernel, KernelUnavailable):
+        raise kernel
+    return kernel
+
+
+def _unsupported(xq, a):
+    """Why the compiled kernel cannot take these inputs (None when it can)."""
+    if xq.device.type != "cpu":
+        return f"it runs on the CPU, the inputs are on {xq.device}"
+    allowed = (torch.float32,)
+    if torch.is_autocast_enabled("cpu"):
+        allowed += (torch.bfloat16, torch.float16)
+    if xq.dtype not in allowed or a.dtype not in allowed:
+        return (f"it computes in float32 (also under CPU autocast), the inputs are "
+                f"{xq.dtype} and {a.dtype}")
+    c, b = xq.shape[1:]
+    if c * b > MAX_TOKENS_X_BANDS or a.shape[0] > MAX_HEADS:
+        return (f"it handles C * B <= {MAX_TOKENS_X_BANDS} and at most {MAX_HEADS} heads, "
+                f"got C={c}, B={b}, H={a.shape[0]}")
+    return None
+
+
+def _log_once(message):
+    if message not in _logged:
+        _logged.add(message)
+        logger.info(message)
+
+
+def kernel_for(xq, a):
+    """The compiled kernel to use for these inputs under the current setting, or None.
+
+    None means the PyTorch kernel: setting ``"torch"``, or ``"auto"`` where the
+    compiled one cannot run (logged once). Setting ``"compiled"`` raises
+    :class:`KernelUnavailable` instead.
+    """
+    kind = get_sts_kernel()
+    if kind == "torch":
+        return None
+    reason = _unsupported(xq, a)
+    if reason is None:
+        try:
+            return load_kernel((xq.shape[1], xq.shape[2], a.shape[0]))
+        except KernelUnavailable as err:
+            reason = str(err)
+    if kind == "compiled":
+        raise KernelUnavailable(
+            f"set_sts_kernel('compiled') (or MNE_M2S_STS_KERNEL=compiled) cannot be honoured: "
+            f"{reason}. Use set_sts_kernel('auto') or 'torch' to compute the STS attention "
+            f"with PyTorch operations."
+        )
+    _log_once(f"STS attention uses the PyTorch CPU kernel: the compiled one is unavailable "
+              f"({reason})")
+    return None
+
+
+def kernel_status(shape=(62, 5, 4)):
+    """One line for :func:`mne_m2s.sys_info`: the CPU STS kernel that runs for ``shape``."""
+    kind = get_sts_kernel()
+    if kind == "torch":
+        return "torch (set_sts_kernel('torch'))"
+    try:
+        kernel = load_kernel(shape)
+    except KernelUnavailable as err:
+        first = str(err).splitlines()[0]
+        return f"torch ({first})" if kind == "auto" else f"unavailable: {first}"
+    threads = "OpenMP" if kernel.openmp else "Python threads"
+    return f"compiled ({kernel.compiler}, {threads})"
+
+
+class CompiledSTSCore(torch.autograd.Function):
+    """:class:`~mne_m2s.nn._kernels.FoldedSTSCore`'s function on the compiled kernel."""
+
+    @staticmethod
+    def forward(ctx, kernel, xq, xk, a, m):
+        out, y, stats = kernel.forward(xq, xk, a, m, save=True)
+        ctx.kernel = kernel
+        ctx.save_for_backward(xq, xk, a, m, y, stats)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        xq, xk, a, m, y, stats = ctx.saved_tensors
+        dxq, dxk, da, dm = ctx.kernel.backward(xq, xk, a, m, grad.contiguous(), y, stats)
+        return None, dxq, dxk, da, dm
+
+
+def sts_core_cpu(xq, xk, a, m):
+    """``out_n = sum_h softmax(xq_n A_h xk_n^T) xk_n M_h`` on the CPU.
+
+    Parameters
+    ----------
+    xq, xk : Tensor, shape (N, C, B)
+        Query and key/value tokens.
+    a, m : Tensor, shape (H, B, B)
+        Folded score and value-output matrices (scale included in ``a``).
+
+    Returns
+    -------
+    out : Tensor, shape (N, C, B)
+        float32 under autocast (as :class:`~mne_m2s.nn._kernels.FoldedSTSCore`).
+    """
+    kernel = kernel_for(xq, a)
+    if kernel is None:
+        return folded_sts_core(xq, xk, a, m)
+    if xq.dtype != torch.float32 or a.dtype != torch.float32:  # CPU autocast
+        with torch.autocast("cpu", enabled=False):
+            xq, xk, a, m = (t.float() for t in (xq, xk, a, m))
+    xq, xk, a, m = (t.contiguous() for t in (xq, xk, a, m))
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (xq, xk, a, m)):
+        return CompiledSTSCore.apply(kernel, xq, xk, a, m)
+    return kernel.forward(xq, xk, a, m, save=False)[0]
