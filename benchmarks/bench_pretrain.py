@@ -20,6 +20,8 @@ Figures:
 * ``allocator`` — the process's ``malloc`` (:func:`mne_m2s.utils.memory_allocator`):
   glibc's, or jemalloc / tcmalloc when preloaded. It moves the peak by about
   250 MB (see the documentation's "Speed and memory on the CPU" page);
+* ``sts_layer_ms`` — median milliseconds of one STS attention layer, forward
+  and backward, at batch 512 x 5 windows of 62 x 5;
 * ``sts_kernel`` — the CPU kernel of STS attention
   (:func:`mne_m2s.utils.set_sts_kernel`; ``MNE_M2S_STS_KERNEL=torch`` measures
   the PyTorch one).
@@ -91,6 +93,23 @@ def time_pretrain_step(rng, precision, steps):
     return step_s, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / steps
 
 
+def time_sts_layer(rng, repeats=9):
+    """Median seconds of one STS attention layer's forward and backward pass."""
+    from mne_m2s.nn.attention import STSAttention
+
+    torch.manual_seed(0)
+    layer = STSAttention(5, dropout=0.0)
+    x = torch.from_numpy(rng.standard_normal((512, 5, 310), dtype=np.float32))
+    x.requires_grad_()
+    grad = torch.from_numpy(rng.standard_normal((512, 5, 310), dtype=np.float32))
+
+    def run():
+        layer(x).backward(grad)
+
+    run()  # warm-up (and the kernel's build, the first time)
+    return _median_time(run, repeats)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=7, help="timed pre-training steps")
@@ -116,6 +135,7 @@ def main(argv=None):
     pretrain_step_s, faults = time_pretrain_step(rng, args.precision, args.steps)
     gc.collect()
     common = {
+        "sts_layer_ms": round(1e3 * time_sts_layer(rng), 1),
         "precision": args.precision,
         "page_faults_per_step": round(faults),
         "allocator": memory_allocator(),

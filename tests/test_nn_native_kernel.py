@@ -278,18 +278,17 @@ def test_openmp_build_shares_torchs_runtime_and_matches_the_thread_pool(monkeypa
     if _native._process_libgomp():
         assert kernel.openmp
         assert mapped_openmp_runtimes() == before  # no second OpenMP runtime
-    omp = [kernel.forward(*[t.detach() for t in inputs], save=True),
-           kernel.backward(*[t.detach() for t in inputs], grad,
-                           *kernel.forward(*[t.detach() for t in inputs], save=True)[1:])]
+    def run(k):
+        detached = [t.detach() for t in inputs]
+        out, stats = k.forward(*detached, save=True)
+        return [out, stats, *k.backward(*detached, grad, stats)]
+
+    omp = run(kernel)
     monkeypatch.setattr(_native, "_libraries", {})
     monkeypatch.setattr(_native, "_process_libgomp", lambda: False)
     pool_kernel = load_kernel((62, 5, 4))
     assert not pool_kernel.openmp and pool_kernel.path != kernel.path
-    pool = [pool_kernel.forward(*[t.detach() for t in inputs], save=True),
-            pool_kernel.backward(*[t.detach() for t in inputs], grad,
-                                 *pool_kernel.forward(*[t.detach() for t in inputs],
-                                                      save=True)[1:])]
-    for a, b in zip(omp[0] + omp[1], pool[0] + pool[1], strict=True):
+    for a, b in zip(omp, run(pool_kernel), strict=True):
         assert torch.equal(a, b)
 
 

@@ -184,13 +184,13 @@ class _Library:
     def __init__(self, path, shape, compiler):
         lib = ctypes.CDLL(str(path))
         ptr, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-        lib.sts_forward.argtypes = [i64, i64] + [ptr] * 7
-        lib.sts_backward.argtypes = [i64, i64] + [ptr] * 11
+        lib.sts_forward.argtypes = [i64, i64] + [ptr] * 6
+        lib.sts_backward.argtypes = [i64, i64] + [ptr] * 10
         lib.sts_forward.restype = lib.sts_backward.restype = None
         self.openmp = hasattr(lib, "sts_forward_parallel")
         if self.openmp:
-            lib.sts_forward_parallel.argtypes = [i64, i32] + [ptr] * 7
-            lib.sts_backward_parallel.argtypes = [i64, i32] + [ptr] * 11
+            lib.sts_forward_parallel.argtypes = [i64, i32] + [ptr] * 6
+            lib.sts_backward_parallel.argtypes = [i64, i32] + [ptr] * 10
             lib.sts_forward_parallel.restype = lib.sts_backward_parallel.restype = None
         self.lib = lib
         self.path = path
@@ -219,16 +219,15 @@ class _Library:
         h = a.shape[0]
         threads = max(1, min(torch.get_num_threads(), n))
         out = xq.new_empty((n, c, b))
-        y = xq.new_empty((n, h, b, self.padded)) if save else None
-        stats = xq.new_empty((n, h, 2, self.padded)) if save else None
-        args = [t.data_ptr() if t is not None else None for t in (xq, xk, a, m, out, y, stats)]
+        stats = xq.new_empty((n, h, self.padded)) if save else None
+        args = [t.data_ptr() if t is not None else None for t in (xq, xk, a, m, out, stats)]
         if self.openmp:
             self.lib.sts_forward_parallel(n, threads, *args)
         else:
             self._split(self.lib.sts_forward, n, threads, args)
-        return out, y, stats
+        return out, stats
 
-    def backward(self, xq, xk, a, m, grad, y, stats):
+    def backward(self, xq, xk, a, m, grad, stats):
         n, c, b = xq.shape
         h = a.shape[0]
         threads = max(1, min(torch.get_num_threads(), n))
@@ -236,7 +235,7 @@ class _Library:
         dxk = torch.empty_like(xk)
         da = xq.new_zeros((threads, h, b, b))
         dm = xq.new_zeros((threads, h, b, b))
-        args = [t.data_ptr() for t in (xq, xk, a, m, grad, y, stats, dxq, dxk)]
+        args = [t.data_ptr() for t in (xq, xk, a, m, grad, stats, dxq, dxk)]
         if self.openmp:
             self.lib.sts_backward_parallel(n, threads, *args, da.data_ptr(), dm.data_ptr())
         else:
@@ -343,16 +342,16 @@ class CompiledSTSCore(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, kernel, xq, xk, a, m):
-        out, y, stats = kernel.forward(xq, xk, a, m, save=True)
+        out, stats = kernel.forward(xq, xk, a, m, save=True)
         ctx.kernel = kernel
-        ctx.save_for_backward(xq, xk, a, m, y, stats)
+        ctx.save_for_backward(xq, xk, a, m, stats)
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        xq, xk, a, m, y, stats = ctx.saved_tensors
-        dxq, dxk, da, dm = ctx.kernel.backward(xq, xk, a, m, grad.contiguous(), y, stats)
+        xq, xk, a, m, stats = ctx.saved_tensors
+        dxq, dxk, da, dm = ctx.kernel.backward(xq, xk, a, m, grad.contiguous(), stats)
         return None, dxq, dxk, da, dm
 
 

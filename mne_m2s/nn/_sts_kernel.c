@@ -81,12 +81,12 @@ static void transpose_in(const float *restrict x, vf xt[B][NV]) {
 
 /* Forward pass of items [n0, n1).
    xq, xk, out: (N, C, B); a, m: (H, B, B).
-   Saved for the backward pass unless NULL: y (N, H, B, CP), the normalised
-   attention-weighted keys; stats (N, H, 2, CP), the score maximum (base-2
-   units) and the reciprocal of the softmax normaliser. */
+   Saved for the backward pass unless NULL: stats (N, H, CP), the score
+   maximum of every query (base-2 units); nothing else (the backward pass
+   recomputes the rest). */
 void sts_forward(int64_t n0, int64_t n1, const float *restrict xq, const float *restrict xk,
                  const float *restrict a, const float *restrict m, float *restrict out,
-                 float *restrict y, float *restrict stats) {
+                 float *restrict stats) {
     vf xqt[B][NV], ot[B][NV], s[C];
     for (int64_t n = n0; n < n1; n++) {
         const float *xkn = xk + n * C * B;
@@ -114,15 +114,9 @@ void sts_forward(int64_t n0, int64_t n1, const float *restrict xq, const float *
                     for (int e = 0; e < B; e++) yv[e] += p * xkn[j * B + e];
                 }
                 vf il = 1.0f / l;
-                if (stats) {
-                    vfu *st = (vfu *)(stats + (n * H + h) * 2 * CP);
-                    st[v] = mx;
-                    st[NV + v] = il;
-                }
-                vfu *yn = y ? (vfu *)(y + (n * H + h) * B * CP) : 0;
+                if (stats) ((vfu *)(stats + (n * H + h) * CP))[v] = mx;
                 for (int e = 0; e < B; e++) {
                     yv[e] *= il;
-                    if (yn) yn[e * NV + v] = yv[e];
                     for (int c = 0; c < B; c++) ot[c][v] += yv[e] * mh[e * B + c];
                 }
             }
@@ -134,14 +128,19 @@ void sts_forward(int64_t n0, int64_t n1, const float *restrict xq, const float *
     }
 }
 
-/* Backward pass of items [n0, n1), probabilities recomputed from the saved
-   statistics. g: (N, C, B), the gradient of out. Writes dxq, dxk (N, C, B)
-   and adds the items' contributions to da, dm (H, B, B). */
+/* Backward pass of items [n0, n1), from the saved statistics only. g: (N, C,
+   B), the gradient of out. Writes dxq, dxk (N, C, B) and adds the items'
+   contributions to da, dm (H, B, B). For each block of 16 queries, a first
+   pass over the keys recomputes the softmax (shifted by the saved maximum and
+   normalised again here, so that the probabilities, the attention-weighted
+   keys y and d = rowsum(O_h * G) = y . G M_h^T are consistent to rounding
+   even where the softmax saturates) and the products dp = (G M_h^T) . x_k;
+   a second pass forms the score gradients p (dp - d). */
 void sts_backward(int64_t n0, int64_t n1, const float *restrict xq, const float *restrict xk,
                   const float *restrict a, const float *restrict m, const float *restrict g,
-                  const float *restrict y, const float *restrict stats, float *restrict dxq,
-                  float *restrict dxk, float *restrict da_out, float *restrict dm_out) {
-    vf dxv[C][B], da[H][B][B], dm[H][B][B];
+                  const float *restrict stats, float *restrict dxq, float *restrict dxk,
+                  float *restrict da_out, float *restrict dm_out) {
+    vf dxv[C][B], da[H][B][B], dm[H][B][B], pj[C], dpj[C];
     vf xqt[B][NV], gt[B][NV], dxqt[B][NV];
     memset(da, 0, sizeof da);
     memset(dm, 0, sizeof dm);
@@ -153,12 +152,11 @@ void sts_backward(int64_t n0, int64_t n1, const float *restrict xq, const float 
         memset(dxqt, 0, sizeof dxqt);
         for (int h = 0; h < H; h++) {
             const float *ah = a + h * B * B, *mh = m + h * B * B;
-            const vfu *yn = (const vfu *)(y + (n * H + h) * B * CP);
-            const vfu *st = (const vfu *)(stats + (n * H + h) * 2 * CP);
+            const vfu *st = (const vfu *)(stats + (n * H + h) * CP);
             for (int v = 0; v < NV; v++) {
-                /* q: queries; gh = G M_h^T; d = rowsum(O_h * G) = y . gh */
-                vf q[B], q2[B], gh[B], dq[B], d = splat(0.0f);
-                const vf mx = st[v], il = st[NV + v];
+                /* q: queries; gh = G M_h^T */
+                vf q[B], q2[B], gh[B], dq[B], y[B], d = splat(0.0f), l = splat(0.0f);
+                const vf mx = st[v];
                 for (int e = 0; e < B; e++) {
                     q[e] = splat(0.0f);
                     gh[e] = splat(0.0f);
@@ -167,8 +165,8 @@ void sts_backward(int64_t n0, int64_t n1, const float *restrict xq, const float 
                         gh[e] += gt[b][v] * mh[e * B + b];
                     }
                     q2[e] = q[e] * LOG2E;
-                    d += yn[e * NV + v] * gh[e];
                     dq[e] = splat(0.0f);
+                    y[e] = splat(0.0f);
                 }
                 for (int j = 0; j < C; j++) {
                     const float *xj = xkn + j * B;
@@ -177,21 +175,32 @@ void sts_backward(int64_t n0, int64_t n1, const float *restrict xq, const float 
                         sc += q2[e] * xj[e];
                         dp += gh[e] * xj[e];
                     }
-                    vf p = exp2v(sc) * il;  /* softmax probability */
-                    vf ds = p * (dp - d);   /* gradient of the score */
+                    const vf p = exp2v(sc); /* unnormalised probability */
+                    l += p;
+                    for (int e = 0; e < B; e++) y[e] += p * xj[e];
+                    pj[j] = p;
+                    dpj[j] = dp;
+                }
+                const vf il = 1.0f / l;
+                for (int e = 0; e < B; e++) {
+                    y[e] *= il;
+                    d += y[e] * gh[e];
+                }
+                for (int j = 0; j < C; j++) {
+                    const float *xj = xkn + j * B;
+                    const vf p = pj[j] * il; /* softmax probability */
+                    const vf ds = p * (dpj[j] - d); /* gradient of the score */
                     for (int e = 0; e < B; e++) {
                         dq[e] += ds * xj[e];
                         dxv[j][e] += ds * q[e] + p * gh[e];
                     }
                 }
-                for (int e = 0; e < B; e++) {
-                    const vf ye = yn[e * NV + v];
+                for (int e = 0; e < B; e++)
                     for (int b = 0; b < B; b++) {
                         dxqt[b][v] += ah[b * B + e] * dq[e];
                         da[h][b][e] += xqt[b][v] * dq[e];
-                        dm[h][e][b] += ye * gt[b][v];
+                        dm[h][e][b] += y[e] * gt[b][v];
                     }
-                }
             }
         }
         float *dxn = dxk + n * C * B;
@@ -217,19 +226,19 @@ static void split(int64_t n, int t, int nt, int64_t *n0, int64_t *n1) {
 }
 
 void sts_forward_parallel(int64_t n, int nthreads, const float *xq, const float *xk,
-                          const float *a, const float *m, float *out, float *y, float *stats) {
+                          const float *a, const float *m, float *out, float *stats) {
 #pragma omp parallel num_threads(nthreads)
     {
         int64_t n0, n1;
         split(n, omp_get_thread_num(), omp_get_num_threads(), &n0, &n1);
-        sts_forward(n0, n1, xq, xk, a, m, out, y, stats);
+        sts_forward(n0, n1, xq, xk, a, m, out, stats);
     }
 }
 
 /* da_parts, dm_parts: (nthreads, H, B, B), zeroed by the caller; thread t adds
    its items' contributions to part t (the caller sums the parts in order). */
 void sts_backward_parallel(int64_t n, int nthreads, const float *xq, const float *xk,
-                           const float *a, const float *m, const float *g, const float *y,
+                           const float *a, const float *m, const float *g,
                            const float *stats, float *dxq, float *dxk, float *da_parts,
                            float *dm_parts) {
 #pragma omp parallel num_threads(nthreads)
@@ -237,7 +246,7 @@ void sts_backward_parallel(int64_t n, int nthreads, const float *xq, const float
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t n0, n1;
         split(n, t, nt, &n0, &n1);
-        sts_backward(n0, n1, xq, xk, a, m, g, y, stats, dxq, dxk, da_parts + t * H * B * B,
+        sts_backward(n0, n1, xq, xk, a, m, g, stats, dxq, dxk, da_parts + t * H * B * B,
                      dm_parts + t * H * B * B);
     }
 }
