@@ -29,9 +29,10 @@ def set_sts_kernel(kind):
       (``CC``, else ``cc``, ``gcc`` or ``clang``) and cached under
       :func:`~mne_m2s.utils.default_cache_dir` ``/kernels``. It holds no
       electrode-by-electrode score matrix in memory and runs on torch's
-      threads (:func:`torch.set_num_threads`). About 2.5 times faster than
-      ``"torch"`` for the forward and backward pass at the paper's SEED
-      configuration (see :doc:`/performance`). Without a compiler, or for
+      threads (:func:`torch.set_num_threads`). About three times faster
+      than ``"torch"`` for the forward and backward pass at the paper's SEED
+      configuration, and it keeps less for the backward pass (see
+      :doc:`/performance`). Without a compiler, or for
       inputs it does not handle (not float32 or bfloat16 autocast, not on
       the CPU), using it raises an error that says why.
     * ``"torch"`` — the same computation in PyTorch operations
