@@ -303,3 +303,11 @@ def test_sys_info_names_the_kernel(kernel_setting):
         out = io.StringIO()
         mne_m2s.sys_info(fid=out)
         assert "STS kernel (CPU): compiled (" in out.getvalue()
+
+
+@needs_cc
+def test_missing_source_is_a_clear_error(monkeypatch, fresh_kernels, tmp_path, kernel_setting):
+    monkeypatch.setattr(_native, "SOURCE", tmp_path / "missing.c")
+    set_sts_kernel("compiled")
+    with pytest.raises(KernelUnavailable, match="missing.c cannot be read.*reinstall"):
+        sts_core_cpu(*_inputs(2, 6, 3, 2))

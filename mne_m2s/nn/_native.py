@@ -137,7 +137,11 @@ def _build(shape):
         hint = "set CC to a C compiler" if os.environ.get("CC") else "install gcc or clang"
         raise KernelUnavailable(f"no C compiler found (CC, cc, gcc, clang); {hint}")
     version = _compiler_version(command)
-    source = SOURCE.read_bytes()
+    try:
+        source = SOURCE.read_bytes()
+    except OSError as err:
+        raise KernelUnavailable(f"the kernel's source {SOURCE} cannot be read ({err}): a "
+                                f"broken installation; reinstall mne-m2s") from err
     openmp = ("-fopenmp",) if _process_libgomp() else ()
     c, b, h = shape
     defines = (f"-DSTS_C={c}", f"-DSTS_B={b}", f"-DSTS_H={h}")
