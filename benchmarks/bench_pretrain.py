@@ -22,9 +22,11 @@ Figures:
   250 MB (see the documentation's "Speed and memory on the CPU" page);
 * ``sts_layer_ms`` — median milliseconds of one STS attention layer, forward
   and backward, at batch 512 x 5 windows of 62 x 5;
-* ``sts_kernel`` — the CPU kernel of STS attention
-  (:func:`mne_m2s.utils.set_sts_kernel`; ``MNE_M2S_STS_KERNEL=torch`` measures
-  the PyTorch one).
+* ``sts_kernel``, ``dropout_kernel``, ``linear_kernel`` — the CPU kernels of
+  STS attention and dropout (compiled, or PyTorch's) and the product of
+  float32 linear layers (oneDNN, or ``F.linear``'s BLAS)
+  (:func:`mne_m2s.utils.set_cpu_kernels`; ``MNE_M2S_CPU_KERNELS=torch``
+  measures PyTorch's for all three).
 
 With ``--precision bf16`` the pre-training step runs under bfloat16 autocast
 (``M2SClassifier(precision="bf16")``). ``--loss-curve EPOCHS`` instead
@@ -127,6 +129,8 @@ def main(argv=None):
         return loss_curves(args.loss_curve, args.plot)
 
     from mne_m2s import M2SClassifier
+    from mne_m2s.nn._dropout import dropout_status
+    from mne_m2s.nn._linear import linear_status
     from mne_m2s.nn._native import kernel_status
     from mne_m2s.utils import memory_allocator
 
@@ -140,6 +144,8 @@ def main(argv=None):
         "page_faults_per_step": round(faults),
         "allocator": memory_allocator(),
         "sts_kernel": kernel_status(),
+        "dropout_kernel": dropout_status(),
+        "linear_kernel": linear_status(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }

@@ -17,7 +17,7 @@ first also pays one-off costs (the optimiser's first use imports
 ``torch._dynamo``, first allocations, kernel set-up), which a plain
 ``pretrain_s * 200 / N`` would multiply by ``200 / N``. Both the measured and
 the extrapolated figures are printed, with the memory allocator and the CPU
-kernel of STS attention (``MNE_M2S_STS_KERNEL=torch`` measures the PyTorch one).
+kernel of STS attention (``MNE_M2S_CPU_KERNELS=torch`` measures the PyTorch one).
 
 Usage::
 
@@ -46,6 +46,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     from mne_m2s import M2SClassifier
+    from mne_m2s.nn._dropout import dropout_status
+    from mne_m2s.nn._linear import linear_status
     from mne_m2s.nn._native import kernel_status
     from mne_m2s.utils import memory_allocator
 
@@ -93,6 +95,8 @@ def main(argv=None):
         "torch_threads": torch.get_num_threads(),
         "allocator": memory_allocator(),
         "sts_kernel": kernel_status(),
+        "dropout_kernel": dropout_status(),
+        "linear_kernel": linear_status(),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "chance_level_scores": {k: round(v, 3) for k, v in scores.items()},
         "torch": torch.__version__,

@@ -32,9 +32,6 @@ def _capture(block):
     def pre_norm2(mod, args):
         seen["norm2_in"] = args[0].detach().clone()
 
-    def post_linear1(mod, args, out):
-        seen["hidden"] = out.detach().relu()
-
     def pre_drop2(mod, args):
         seen["ffn_pre_drop"] = args[0].detach().clone()
 
@@ -43,7 +40,6 @@ def _capture(block):
         block.attention.register_forward_hook(post_attention),
         block.norm1.register_forward_pre_hook(pre_norm1),
         block.norm2.register_forward_pre_hook(pre_norm2),
-        block.ffn[0].register_forward_hook(post_linear1),
         block.ffn[4].register_forward_pre_hook(pre_drop2),
     ]
     return seen, hooks
@@ -115,20 +111,21 @@ def test_feed_forward_drops_after_relu_and_after_second_linear(monkeypatch):
 
     # the fused CPU path applies relu and a {0, 1} mask in one step and folds
     # the 1 / (1 - p) into the second layer's weight: record the masked hidden
-    masked = []
-    real_relu_mask = encoders.relu_mask
+    masked, hidden = [], []
+    real_linear_relu_keep = encoders.linear_relu_keep
 
-    def spy(h, keep):
-        out = real_relu_mask(h, keep)
+    def spy(x, weight, bias, p):
+        out = real_linear_relu_keep(x, weight, bias, p)
+        hidden.append(torch.nn.functional.linear(x, weight, bias).detach().relu())
         masked.append(out.detach().clone())
         return out
 
-    monkeypatch.setattr(encoders, "relu_mask", spy)
+    monkeypatch.setattr(encoders, "linear_relu_keep", spy)
     torch.manual_seed(2)
     enc = EREncoder(62 * 5, 32, n_bands=5, attention="sts", n_layers=1, ffn_dim=256, dropout=P)
     seen = _run_block(enc, torch.randn(32, 5, 62, 5))
-    (hidden_masked,) = masked
-    frac_hidden, _ = _dropped(seen["hidden"], hidden_masked)
+    (hidden_masked,), (hidden_relu,) = masked, hidden
+    frac_hidden, _ = _dropped(hidden_relu, hidden_masked)
     assert frac_hidden == pytest.approx(P, abs=0.01)
     # what reaches the second linear layer is the kept hidden scaled by 1 / (1 - p)
     lin2 = enc.blocks[0].ffn[3]
@@ -142,10 +139,21 @@ def test_feed_forward_drops_after_relu_and_after_second_linear(monkeypatch):
     assert scale_out == pytest.approx(1 / (1 - P), rel=1e-3)
 
 
-def test_fused_feed_forward_equals_the_unfused_modules():
-    from mne_m2s.nn._kernels import Dropout
+@pytest.mark.parametrize("kernels", ["torch", "auto"])
+def test_fused_feed_forward_equals_the_unfused_modules(kernels):
+    """Both dropout paths (PyTorch's 16-bit masks, the compiled Philox kernel)."""
+    from mne_m2s.nn._dropout import Dropout
     from mne_m2s.nn.encoders import FeedForward
+    from mne_m2s.utils import set_cpu_kernels
 
+    previous = set_cpu_kernels(kernels)
+    try:
+        _check_fused_feed_forward(Dropout, FeedForward)
+    finally:
+        set_cpu_kernels(previous)
+
+
+def _check_fused_feed_forward(Dropout, FeedForward):
     torch.manual_seed(4)
     ffn = FeedForward(40, 96, dropout=0.2).train()
     x = torch.randn(64, 5, 40, requires_grad=True)

@@ -15,7 +15,7 @@ from mne_m2s.nn import _native
 from mne_m2s.nn._kernels import folded_sts_core
 from mne_m2s.nn._native import KernelUnavailable, find_compiler, load_kernel, sts_core_cpu
 from mne_m2s.nn.encoders import EREncoder
-from mne_m2s.utils import get_sts_kernel, set_sts_kernel
+from mne_m2s.utils import get_cpu_kernels, set_cpu_kernels
 
 needs_cc = pytest.mark.skipif(find_compiler() is None, reason="no C compiler on this machine")
 
@@ -23,10 +23,10 @@ needs_cc = pytest.mark.skipif(find_compiler() is None, reason="no C compiler on 
 @pytest.fixture
 def kernel_setting():
     """Restore the process-wide setting after the test."""
-    previous = set_sts_kernel(None)
-    set_sts_kernel(previous)
+    previous = set_cpu_kernels(None)
+    set_cpu_kernels(previous)
     yield
-    set_sts_kernel(previous)
+    set_cpu_kernels(previous)
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_compiled_matches_float64_reference(n, c, b, h, threads, kernel_setting)
     Covers electrode counts below, at and above one vector of 16 (padded
     lanes), one band, one head, more items than threads and fewer.
     """
-    set_sts_kernel("compiled")
+    set_cpu_kernels("compiled")
     inputs = _inputs(n, c, b, h, seed=n + c)
     grad = torch.randn(n, c, b, generator=torch.Generator().manual_seed(1))
     reference = _value_and_grads(
@@ -91,7 +91,7 @@ def test_compiled_large_scores_stay_finite_and_accurate(kernel_setting):
     """Scores of ~1e3 (base-2 exponents far below -126): no overflow, NaN or subnormal,
     and float32 errors (against float64) of the PyTorch kernel's size: a saturated
     softmax leaves gradients that are mostly rounding, for both kernels."""
-    set_sts_kernel("compiled")
+    set_cpu_kernels("compiled")
     inputs = _inputs(6, 20, 5, 4, seed=5, scale=300.0)
     grad = torch.randn(6, 20, 5, generator=torch.Generator().manual_seed(2))
     got = _value_and_grads(sts_core_cpu, inputs, grad)
@@ -106,7 +106,7 @@ def test_compiled_large_scores_stay_finite_and_accurate(kernel_setting):
 
 @needs_cc
 def test_compiled_is_deterministic_and_no_grad_path_agrees(kernel_setting):
-    set_sts_kernel("compiled")
+    set_cpu_kernels("compiled")
     inputs = _inputs(50, 62, 5, 4, seed=3)
     grad = torch.randn(50, 62, 5, generator=torch.Generator().manual_seed(4))
     first = _value_and_grads(sts_core_cpu, inputs, grad)
@@ -126,7 +126,7 @@ def test_compiled_under_bf16_autocast(kernel_setting):
     inputs = _inputs(20, 62, 5, 4, seed=6)
     results = {}
     for kind in ("compiled", "torch"):
-        set_sts_kernel(kind)
+        set_cpu_kernels(kind)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = [t.to(torch.bfloat16) for t in inputs]
             out = sts_core_cpu(*low)
@@ -143,14 +143,15 @@ def test_compiled_under_bf16_autocast(kernel_setting):
 
 
 @needs_cc
-def test_encoder_same_function_with_either_kernel(kernel_setting):
+def test_encoder_same_function_with_either_kernel(kernel_setting, monkeypatch):
     """A train-mode SEED-shaped EEG encoder: same outputs and gradients with both kernels."""
     torch.manual_seed(0)
     enc = EREncoder(310, 32, n_bands=5, n_layers=2, ffn_dim=64, head_dim=8).train()
     x = torch.randn(16, 5, 62, 5, generator=torch.Generator().manual_seed(1))
     results = {}
     for kind in ("torch", "compiled"):
-        set_sts_kernel(kind)
+        # only the STS kernel switches: dropout draws the same masks in both runs
+        monkeypatch.setattr(_native, "get_cpu_kernels", lambda kind=kind: kind)
         torch.manual_seed(7)  # the same dropout masks
         enc.zero_grad()
         out = enc(x)
@@ -161,25 +162,25 @@ def test_encoder_same_function_with_either_kernel(kernel_setting):
 
 
 def test_setting_values_and_environment(monkeypatch, kernel_setting):
-    monkeypatch.delenv("MNE_M2S_STS_KERNEL", raising=False)
-    set_sts_kernel(None)
-    assert get_sts_kernel() == "auto"
-    monkeypatch.setenv("MNE_M2S_STS_KERNEL", "torch")
-    assert get_sts_kernel() == "torch"
-    assert set_sts_kernel("compiled") is None
-    assert get_sts_kernel() == "compiled"  # the call wins over the environment
-    assert set_sts_kernel(None) == "compiled"
-    assert get_sts_kernel() == "torch"
+    monkeypatch.delenv("MNE_M2S_CPU_KERNELS", raising=False)
+    set_cpu_kernels(None)
+    assert get_cpu_kernels() == "auto"
+    monkeypatch.setenv("MNE_M2S_CPU_KERNELS", "torch")
+    assert get_cpu_kernels() == "torch"
+    assert set_cpu_kernels("compiled") is None
+    assert get_cpu_kernels() == "compiled"  # the call wins over the environment
+    assert set_cpu_kernels(None) == "compiled"
+    assert get_cpu_kernels() == "torch"
     with pytest.raises(ValueError, match="'kind' parameter.*Did you mean 'compiled'"):
-        set_sts_kernel("compile")
-    monkeypatch.setenv("MNE_M2S_STS_KERNEL", "fast")
-    with pytest.raises(ValueError, match="MNE_M2S_STS_KERNEL must be one of"):
-        get_sts_kernel()
-    assert mne_m2s.utils.set_sts_kernel is set_sts_kernel
+        set_cpu_kernels("compile")
+    monkeypatch.setenv("MNE_M2S_CPU_KERNELS", "fast")
+    with pytest.raises(ValueError, match="MNE_M2S_CPU_KERNELS must be one of"):
+        get_cpu_kernels()
+    assert mne_m2s.utils.set_cpu_kernels is set_cpu_kernels
 
 
 def test_torch_setting_uses_the_pytorch_kernel(kernel_setting):
-    set_sts_kernel("torch")
+    set_cpu_kernels("torch")
     inputs = _inputs(4, 10, 5, 2)
     out = sts_core_cpu(*inputs)
     assert out.grad_fn.name() == "FoldedSTSCoreBackward"
@@ -195,7 +196,7 @@ def test_no_compiler_auto_falls_back_and_compiled_raises(monkeypatch, fresh_kern
     old_level = mne_m2s.utils.set_log_level("INFO")
     inputs = _inputs(4, 10, 5, 2)
     try:
-        set_sts_kernel("auto")
+        set_cpu_kernels("auto")
         out = sts_core_cpu(*inputs)
         sts_core_cpu(*inputs)
     finally:
@@ -204,18 +205,18 @@ def test_no_compiler_auto_falls_back_and_compiled_raises(monkeypatch, fresh_kern
     assert torch.equal(out, folded_sts_core(*inputs))
     log = records.getvalue()
     assert log.count("PyTorch CPU kernel") == 1 and "no C compiler found" in log
-    set_sts_kernel("compiled")
-    with pytest.raises(KernelUnavailable, match=r"set_sts_kernel\('compiled'\).*no C compiler"):
+    set_cpu_kernels("compiled")
+    with pytest.raises(KernelUnavailable, match=r"set_cpu_kernels\('compiled'\).*no C compiler"):
         sts_core_cpu(*inputs)
     assert not fresh_kernels.exists() or not any(fresh_kernels.iterdir())
 
 
 def test_compiled_refuses_inputs_it_does_not_handle(kernel_setting):
-    set_sts_kernel("compiled")
+    set_cpu_kernels("compiled")
     inputs = _inputs(2, 6, 3, 2, dtype=torch.float64)
     with pytest.raises(KernelUnavailable, match="computes in float32.*torch.float64"):
         sts_core_cpu(*inputs)
-    set_sts_kernel("auto")  # auto: the PyTorch kernel, which handles float64
+    set_cpu_kernels("auto")  # auto: the PyTorch kernel, which handles float64
     assert torch.equal(sts_core_cpu(*inputs), folded_sts_core(*inputs))
 
 
@@ -235,7 +236,7 @@ def test_failed_build_leaves_no_file(monkeypatch, fresh_kernels, tmp_path, kerne
     """))
     fake.chmod(0o755)
     monkeypatch.setenv("CC", str(fake))
-    set_sts_kernel("compiled")
+    set_cpu_kernels("compiled")
     with pytest.raises(KernelUnavailable, match="badcc 1.0 failed(.|\n)*fake compiler fails"):
         sts_core_cpu(*_inputs(2, 6, 3, 2))
     assert list(fresh_kernels.iterdir()) == []
@@ -293,21 +294,27 @@ def test_openmp_build_shares_torchs_runtime_and_matches_the_thread_pool(monkeypa
 
 
 def test_sys_info_names_the_kernel(kernel_setting):
-    set_sts_kernel("torch")
+    set_cpu_kernels("torch")
     out = io.StringIO()
     mne_m2s.sys_info(fid=out)
     rows = dict(line.split(":", 1) for line in out.getvalue().splitlines())
-    assert rows["STS kernel (CPU)"].strip() == "torch (set_sts_kernel('torch'))"
+    for name in ("STS kernel (CPU)", "Dropout (CPU)", "Linear float32 (CPU)"):
+        assert rows[name].strip() == "torch (set_cpu_kernels('torch'))"
+    set_cpu_kernels("auto")
+    out = io.StringIO()
+    mne_m2s.sys_info(fid=out)
+    rows = {k.strip(): v.strip() for k, v in
+            (line.split(":", 1) for line in out.getvalue().splitlines())}
     if find_compiler() is not None:
-        set_sts_kernel("auto")
-        out = io.StringIO()
-        mne_m2s.sys_info(fid=out)
-        assert "STS kernel (CPU): compiled (" in out.getvalue()
+        assert rows["STS kernel (CPU)"].startswith("compiled (")
+        assert rows["Dropout (CPU)"].startswith("compiled (")
+    if torch.backends.mkldnn.is_available():
+        assert rows["Linear float32 (CPU)"] == "oneDNN"
 
 
 @needs_cc
 def test_missing_source_is_a_clear_error(monkeypatch, fresh_kernels, tmp_path, kernel_setting):
     monkeypatch.setattr(_native, "SOURCE", tmp_path / "missing.c")
-    set_sts_kernel("compiled")
+    set_cpu_kernels("compiled")
     with pytest.raises(KernelUnavailable, match="missing.c cannot be read.*reinstall"):
         sts_core_cpu(*_inputs(2, 6, 3, 2))

@@ -2,7 +2,7 @@
 
 Internal module. :func:`sts_core_cpu` computes what
 :func:`mne_m2s.nn._kernels.folded_sts_core` computes, with the fused C kernel
-of ``_sts_kernel.c`` when the setting of :func:`mne_m2s.utils.set_sts_kernel`
+of ``_sts_kernel.c`` when the setting of :func:`mne_m2s.utils.set_cpu_kernels`
 allows it and it can run here, else with the PyTorch one.
 
 The C source is compiled on first use, once per shape (electrodes ``C``,
@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from ..utils._io import default_cache_dir
-from ..utils._kernels import get_sts_kernel
+from ..utils._kernels import get_cpu_kernels
 from ..utils._logging import logger
 from ._kernels import folded_sts_core
 
@@ -121,7 +121,22 @@ def kernel_dir():
 
 
 def _build(shape):
-    """The compiled library for ``shape = (C, B, H)``, compiling it if needed.
+    """The compiled STS library for ``shape = (C, B, H)``, compiling it if needed.
+
+    Returns
+    -------
+    path : Path
+    compiler : str
+        The compiler's version line.
+    """
+    c, b, h = shape
+    return _build_library(SOURCE, f"sts_c{c}_b{b}_h{h}",
+                          (f"-DSTS_C={c}", f"-DSTS_B={b}", f"-DSTS_H={h}"),
+                          f"the STS attention kernel for C={c}, B={b}, H={h}")
+
+
+def _build_library(source_path, stem, defines, what):
+    """Compile ``source_path`` with ``defines`` into the kernel folder (cached).
 
     Returns
     -------
@@ -138,20 +153,18 @@ def _build(shape):
         raise KernelUnavailable(f"no C compiler found (CC, cc, gcc, clang); {hint}")
     version = _compiler_version(command)
     try:
-        source = SOURCE.read_bytes()
+        source = source_path.read_bytes()
     except OSError as err:
-        raise KernelUnavailable(f"the kernel's source {SOURCE} cannot be read ({err}): a "
-                                f"broken installation; reinstall mne-m2s") from err
+        raise KernelUnavailable(f"the kernel's source {source_path} cannot be read ({err}): "
+                                f"a broken installation; reinstall mne-m2s") from err
     openmp = ("-fopenmp",) if _process_libgomp() else ()
-    c, b, h = shape
-    defines = (f"-DSTS_C={c}", f"-DSTS_B={b}", f"-DSTS_H={h}")
     key = hashlib.sha256()
     for part in (source, repr(BASE_FLAGS + openmp).encode(), " ".join(command).encode(),
-                 version.encode(), _cpu_fingerprint().encode(), repr(shape).encode()):
+                 version.encode(), _cpu_fingerprint().encode(), repr(defines).encode()):
         key.update(part)
         key.update(b"\0")
     folder = kernel_dir()
-    path = folder / f"sts_c{c}_b{b}_h{h}_{key.hexdigest()[:20]}.so"
+    path = folder / f"{stem}_{key.hexdigest()[:20]}.so"
     if path.is_file():
         return path, version
     try:
@@ -164,7 +177,7 @@ def _build(shape):
     errors = []
     try:
         for arch in ARCH_FLAGS:
-            args = [*command, *BASE_FLAGS, *arch, *openmp, *defines, str(SOURCE), "-o", tmp]
+            args = [*command, *BASE_FLAGS, *arch, *openmp, *defines, str(source_path), "-o", tmp]
             try:
                 result = _run(args)
             except (OSError, subprocess.SubprocessError) as err:
@@ -172,14 +185,33 @@ def _build(shape):
                 continue
             if result.returncode == 0:
                 os.replace(tmp, path)
-                logger.info("Compiled the STS attention kernel for C=%d, B=%d, H=%d: %s",
-                            c, b, h, path)
+                logger.info("Compiled %s: %s", what, path)
                 return path, version
             errors.append(f"{shlex.join(args)}:\n{result.stderr.strip()[-2000:]}")
     finally:
         Path(tmp).unlink(missing_ok=True)
-    raise KernelUnavailable(f"compiling the STS kernel with {version} failed:\n"
-                            + "\n".join(errors))
+    raise KernelUnavailable(f"compiling {what} with {version} failed:\n" + "\n".join(errors))
+
+
+def _split_run(fn, n, threads, args, parts=()):
+    """Run ``fn(n0, n1, *args, *part_pointers)`` over ``threads`` ranges of ``range(n)``.
+
+    On a pool of Python threads (the ctypes calls release the GIL); ``parts``
+    are per-thread output tensors (part ``k`` goes to range ``k``).
+    """
+    bounds = [n * k // threads for k in range(threads + 1)]
+    jobs = [(bounds[k], bounds[k + 1], *args, *(p[k].data_ptr() for p in parts))
+            for k in range(threads)]
+    if threads == 1:
+        fn(*jobs[0])
+        return
+    key = (os.getpid(), threads)
+    with _lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = ThreadPoolExecutor(threads, "mne_m2s_kernel")
+    for future in [pool.submit(fn, *job) for job in jobs]:
+        future.result()
 
 
 class _Library:
@@ -202,22 +234,6 @@ class _Library:
         self.compiler = compiler
         self.padded = (shape[0] + 15) // 16 * 16
 
-    def _split(self, fn, n, threads, args, parts=()):
-        """Run ``fn(n0, n1, *args, *part_pointers)`` over ``threads`` item ranges."""
-        bounds = [n * k // threads for k in range(threads + 1)]
-        jobs = [(bounds[k], bounds[k + 1], *args, *(p[k].data_ptr() for p in parts))
-                for k in range(threads)]
-        if threads == 1:
-            fn(*jobs[0])
-            return
-        key = (os.getpid(), threads)
-        with _lock:
-            pool = _pools.get(key)
-            if pool is None:
-                pool = _pools[key] = ThreadPoolExecutor(threads, "mne_m2s_sts")
-        for future in [pool.submit(fn, *job) for job in jobs]:
-            future.result()
-
     def forward(self, xq, xk, a, m, save):
         n, c, b = xq.shape
         h = a.shape[0]
@@ -228,7 +244,7 @@ class _Library:
         if self.openmp:
             self.lib.sts_forward_parallel(n, threads, *args)
         else:
-            self._split(self.lib.sts_forward, n, threads, args)
+            _split_run(self.lib.sts_forward, n, threads, args)
         return out, stats
 
     def backward(self, xq, xk, a, m, grad, stats):
@@ -243,7 +259,7 @@ class _Library:
         if self.openmp:
             self.lib.sts_backward_parallel(n, threads, *args, da.data_ptr(), dm.data_ptr())
         else:
-            self._split(self.lib.sts_backward, n, threads, args, parts=(da, dm))
+            _split_run(self.lib.sts_backward, n, threads, args, parts=(da, dm))
         return dxq, dxk, da.sum(0), dm.sum(0)
 
 
@@ -307,7 +323,7 @@ def kernel_for(xq, a):
     compiled one cannot run (logged once). Setting ``"compiled"`` raises
     :class:`KernelUnavailable` instead.
     """
-    kind = get_sts_kernel()
+    kind = get_cpu_kernels()
     if kind == "torch":
         return None
     reason = _unsupported(xq, a)
@@ -318,8 +334,8 @@ def kernel_for(xq, a):
             reason = str(err)
     if kind == "compiled":
         raise KernelUnavailable(
-            f"set_sts_kernel('compiled') (or MNE_M2S_STS_KERNEL=compiled) cannot be honoured: "
-            f"{reason}. Use set_sts_kernel('auto') or 'torch' to compute the STS attention "
+            f"set_cpu_kernels('compiled') (or MNE_M2S_CPU_KERNELS=compiled) cannot be honoured: "
+            f"{reason}. Use set_cpu_kernels('auto') or 'torch' to compute the STS attention "
             f"with PyTorch operations."
         )
     _log_once(f"STS attention uses the PyTorch CPU kernel: the compiled one is unavailable "
@@ -329,9 +345,9 @@ def kernel_for(xq, a):
 
 def kernel_status(shape=(62, 5, 4)):
     """One line for :func:`mne_m2s.sys_info`: the CPU STS kernel that runs for ``shape``."""
-    kind = get_sts_kernel()
+    kind = get_cpu_kernels()
     if kind == "torch":
-        return "torch (set_sts_kernel('torch'))"
+        return "torch (set_cpu_kernels('torch'))"
     try:
         kernel = load_kernel(shape)
     except KernelUnavailable as err:

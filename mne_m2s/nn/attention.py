@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._kernels import Dropout
+from ._dropout import Dropout
+from ._linear import Linear
 from ._native import sts_core_cpu
 
 
@@ -56,7 +57,7 @@ class STSAttention(nn.Module):
     autograd function of PyTorch operations
     (:class:`mne_m2s.nn._kernels.FoldedSTSCore`: cache-sized chunks, all heads
     in one product, probabilities recomputed in the backward pass), as
-    :func:`mne_m2s.utils.set_sts_kernel` chooses; on other devices through
+    :func:`mne_m2s.utils.set_cpu_kernels` chooses; on other devices through
     :func:`torch.nn.functional.scaled_dot_product_attention`.
     ``fold=False`` evaluates the textbook form (used to test the equivalence).
 
@@ -167,8 +168,8 @@ class WindowAttention(nn.Module):
         self.n_heads = n_heads
         self.head_dim = head_dim
         inner = n_heads * head_dim
-        self.qkv = nn.Linear(width, 3 * inner)
-        self.out_proj = nn.Linear(inner, width)
+        self.qkv = Linear(width, 3 * inner)
+        self.out_proj = Linear(inner, width)
         self.attn_dropout = dropout
 
     def forward(self, x):

@@ -14,15 +14,20 @@
 import torch
 from torch import nn
 
-from ._kernels import Dropout, fast_dropout_supported, keep_mask, relu_mask
+from ._dropout import Dropout, linear_relu_keep
+from ._kernels import fast_dropout_supported
+from ._linear import Linear, linear
 from .attention import STSAttention, WindowAttention
 
 
 class FeedForward(nn.Sequential):
     """``Linear(width, hidden) -> ReLU -> Dropout -> Linear(hidden, width) -> Dropout``.
 
-    In training mode on the CPU, ReLU and the first dropout run as one step
-    that saves only its output (:class:`~mne_m2s.nn._kernels.ReLUMask`), and
+    In training mode on the CPU, the first linear layer, ReLU and the first
+    dropout run as one step that saves only the layer's input and the
+    step's output (:func:`~mne_m2s.nn._dropout.linear_relu_keep`: oneDNN's
+    product and the compiled dropout kernel applied in place on it, else
+    :class:`~mne_m2s.nn._kernels.ReLUMask`), and
     the ``1 / (1 - p)`` of inverted dropout scales the second linear layer's
     weight instead of the hidden activations: the same function (up to
     floating-point rounding) and the same mask draw as the unfused modules,
@@ -32,24 +37,23 @@ class FeedForward(nn.Sequential):
 
     def __init__(self, width, hidden=1024, dropout=0.1):
         super().__init__(
-            nn.Linear(width, hidden),
+            Linear(width, hidden),
             nn.ReLU(),
             Dropout(dropout),
-            nn.Linear(hidden, width),
+            Linear(hidden, width),
             Dropout(dropout),
         )
 
     def forward(self, x):
         """Parameters: x, shape (..., width). Returns the same shape."""
         lin1, relu, drop1, lin2, drop2 = self
-        h = lin1(x)
         p = drop1.p
-        if drop1.training and p > 0 and fast_dropout_supported(h, p):
+        if drop1.training and p > 0 and fast_dropout_supported(x, p):
             # relu and a {0, 1} mask here, the 1 / (1 - p) folded into the weight
-            h = relu_mask(h, keep_mask(h, p))
-            out = nn.functional.linear(h, lin2.weight * (1.0 / (1.0 - p)), lin2.bias)
+            h = linear_relu_keep(x, lin1.weight, lin1.bias, p)
+            out = linear(h, lin2.weight * (1.0 / (1.0 - p)), lin2.bias)
         else:
-            out = lin2(drop1(relu(h)))
+            out = lin2(drop1(relu(lin1(x))))
         return drop2(out)
 
 
@@ -162,9 +166,9 @@ class EREncoder(nn.Module):
                 )
                 for _ in range(n_layers)
             ]
-            self.output_proj = nn.Linear(width, embedding_dim)
+            self.output_proj = Linear(width, embedding_dim)
         else:
-            self.input_proj = nn.Linear(n_features, embedding_dim)
+            self.input_proj = Linear(n_features, embedding_dim)
             width = embedding_dim
             blocks = [
                 PostNormBlock(
@@ -199,7 +203,7 @@ class EIEncoder(nn.Sequential):
     """Emotion-independent encoder: ``Linear(D, ei_dim) -> ReLU`` per window."""
 
     def __init__(self, n_features, ei_dim=128):
-        super().__init__(nn.Linear(n_features, ei_dim), nn.ReLU())
+        super().__init__(Linear(n_features, ei_dim), nn.ReLU())
 
     def forward(self, x):
         """Parameters: x, shape (batch, T, D...). Returns u, shape (batch, T, ei_dim)."""
@@ -211,8 +215,8 @@ class Decoder(nn.Module):
 
     def __init__(self, n_features, embedding_dim=128, ei_dim=128):
         super().__init__()
-        self.z_proj = nn.Linear(embedding_dim, ei_dim)
-        self.out = nn.Linear(2 * ei_dim, n_features)
+        self.z_proj = Linear(embedding_dim, ei_dim)
+        self.out = Linear(2 * ei_dim, n_features)
 
     def forward(self, z, u):
         """Parameters: z (batch, T, E), u (batch, T, ei_dim). Returns (batch, T, D)."""
@@ -224,7 +228,7 @@ class Projection(nn.Module):
 
     def __init__(self, embedding_dim=128, proj_dim=32):
         super().__init__()
-        self.linear = nn.Linear(embedding_dim, proj_dim)
+        self.linear = Linear(embedding_dim, proj_dim)
 
     def forward(self, z):
         """Parameters: z, shape (batch, T, E). Returns (batch, proj_dim)."""
@@ -249,8 +253,8 @@ class ClassifierHead(nn.Sequential):
 
     def __init__(self, n_inputs, n_classes, hidden=128):
         super().__init__(
-            nn.Linear(n_inputs, hidden),
+            Linear(n_inputs, hidden),
             nn.ReLU(),
             nn.BatchNorm1d(hidden),
-            nn.Linear(hidden, n_classes),
+            Linear(hidden, n_classes),
         )

@@ -11,11 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._linear import Linear
+
 
 def _mlp(sizes, final=None):
     layers = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(a, b))
+        layers.append(Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     if final is not None:
@@ -184,7 +186,7 @@ class M2MCPC(nn.Module):
         )
         # predictors[k * M + a]: concat contexts -> prediction of modality a, step k + 1
         self.predictors = nn.ModuleList(
-            nn.Linear(n_modalities * hidden, embedding_dim)
+            Linear(n_modalities * hidden, embedding_dim)
             for _ in range(n_steps * n_modalities)
         )
         w = torch.full((n_modalities, n_modalities), float(cross_weight))

@@ -2,7 +2,7 @@
 
 from ._checks import check_option, check_random_state_seed, check_type
 from ._io import default_cache_dir
-from ._kernels import get_sts_kernel, set_sts_kernel
+from ._kernels import get_cpu_kernels, set_cpu_kernels
 from ._logging import logger, set_log_level
 from ._sysinfo import memory_allocator, sys_info
 
@@ -11,12 +11,12 @@ __all__ = [
     "check_random_state_seed",
     "check_type",
     "default_cache_dir",
-    "get_sts_kernel",
+    "get_cpu_kernels",
     "logger",
     "memory_allocator",
     "resolve_device",
     "set_log_level",
-    "set_sts_kernel",
+    "set_cpu_kernels",
     "sys_info",
 ]
 

@@ -1,8 +1,8 @@
-"""Which CPU kernel computes the STS attention core (a process-wide setting).
+"""Whether the compiled CPU kernels run (a process-wide setting).
 
-Both kernels compute the same function (to float32 rounding); the setting
-only decides speed and whether a C compiler is needed. See
-:func:`set_sts_kernel`.
+The compiled kernels (STS attention core, dropout) and their PyTorch
+counterparts compute the same functions; the setting only decides speed,
+memory and whether a C compiler is needed. See :func:`set_cpu_kernels`.
 """
 
 import os
@@ -10,46 +10,53 @@ import os
 from ._checks import check_option
 
 #: Values of the setting.
-STS_KERNELS = ("auto", "compiled", "torch")
-#: Environment variable read when :func:`set_sts_kernel` was not called.
-STS_KERNEL_ENV = "MNE_M2S_STS_KERNEL"
+CPU_KERNELS = ("auto", "compiled", "torch")
+#: Environment variable read when :func:`set_cpu_kernels` was not called.
+CPU_KERNELS_ENV = "MNE_M2S_CPU_KERNELS"
 
 _kind = None
 
 
-def set_sts_kernel(kind):
-    """Choose the CPU kernel of the STS attention core, for the whole process.
+def set_cpu_kernels(kind):
+    """Choose between the compiled CPU kernels and PyTorch's, for the whole process.
 
-    M2S's electrode encoders spend most of a CPU pre-training step in the
-    core of STS attention, ``sum_h softmax(x_q A_h x_k^T) x_k M_h`` over the
-    electrodes of every window. Two kernels compute it:
+    Two parts of a CPU training step have a fused C kernel, compiled on
+    first use with the C compiler found on the machine (``CC``, else ``cc``,
+    ``gcc`` or ``clang``) and cached under
+    :func:`~mne_m2s.utils.default_cache_dir` ``/kernels``; both run on
+    torch's threads (:func:`torch.set_num_threads`):
 
-    * ``"compiled"`` — a fused C kernel, compiled once per shape
-      (electrodes, bands, heads) with the C compiler found on the machine
-      (``CC``, else ``cc``, ``gcc`` or ``clang``) and cached under
-      :func:`~mne_m2s.utils.default_cache_dir` ``/kernels``. It holds no
-      electrode-by-electrode score matrix in memory and runs on torch's
-      threads (:func:`torch.set_num_threads`). About three times faster
-      than ``"torch"`` for the forward and backward pass at the paper's SEED
-      configuration, and it keeps less for the backward pass (see
-      :doc:`/performance`). Without a compiler, or for
-      inputs it does not handle (not float32 or bfloat16 autocast, not on
-      the CPU), using it raises an error that says why.
-    * ``"torch"`` — the same computation in PyTorch operations
-      (:class:`~mne_m2s.nn._kernels.FoldedSTSCore`); needs nothing else.
-    * ``"auto"`` (default) — ``"compiled"`` where it can run, else
-      ``"torch"``; the reason is logged once at the INFO level and shown by
+    * the core of STS attention, ``sum_h softmax(x_q A_h x_k^T) x_k M_h``
+      over the electrodes of every window (compiled once per shape:
+      electrodes, bands, heads). It holds no electrode-by-electrode score
+      matrix in memory and is about three times faster than the PyTorch
+      kernel (:class:`~mne_m2s.nn._kernels.FoldedSTSCore`) at the paper's
+      SEED configuration;
+    * dropout, whose mask comes from a counter-based generator (Philox)
+      keyed by one draw of torch's generator per call: the mask is made on
+      the fly and regenerated in the backward pass, so neither random words
+      nor masks are stored.
+
+    See :doc:`/performance` for the figures. The values:
+
+    * ``"compiled"`` — use them; without a compiler, or for inputs they do
+      not handle (for example float64), raise an error that says why;
+    * ``"torch"`` — PyTorch operations only; needs nothing else;
+    * ``"auto"`` (default) — the compiled kernels where they can run, else
+      PyTorch; the reason is logged once at the INFO level and shown by
       :func:`~mne_m2s.sys_info`.
 
-    The two agree to float32 rounding (about ``1e-6`` relative), not bit for
-    bit; each is deterministic for a given number of threads. GPUs always
-    use :func:`torch.nn.functional.scaled_dot_product_attention`.
+    The STS kernels agree to float32 rounding (about ``1e-6`` relative), not
+    bit for bit; the two dropouts draw different masks from the same seed
+    (same rate, same semantics), so seeded results differ between settings.
+    Each is deterministic for a given number of threads (the compiled
+    dropout for any number). GPUs always use PyTorch's kernels.
 
     Parameters
     ----------
     kind : {"auto", "compiled", "torch"} | None
         None restores the default: the environment variable
-        ``MNE_M2S_STS_KERNEL`` if set, else ``"auto"``.
+        ``MNE_M2S_CPU_KERNELS`` if set, else ``"auto"``.
 
     Returns
     -------
@@ -59,13 +66,13 @@ def set_sts_kernel(kind):
     """
     global _kind
     if kind is not None:
-        check_option("kind", kind, STS_KERNELS)
+        check_option("kind", kind, CPU_KERNELS)
     previous, _kind = _kind, kind
     return previous
 
 
-def get_sts_kernel():
-    """The current setting of :func:`set_sts_kernel` (``"auto"`` by default).
+def get_cpu_kernels():
+    """The current setting of :func:`set_cpu_kernels` (``"auto"`` by default).
 
     Returns
     -------
@@ -73,13 +80,13 @@ def get_sts_kernel():
     """
     if _kind is not None:
         return _kind
-    value = os.environ.get(STS_KERNEL_ENV, "").strip()
+    value = os.environ.get(CPU_KERNELS_ENV, "").strip()
     if not value:
         return "auto"
-    if value not in STS_KERNELS:
-        allowed = ", ".join(repr(k) for k in STS_KERNELS)
+    if value not in CPU_KERNELS:
+        allowed = ", ".join(repr(k) for k in CPU_KERNELS)
         raise ValueError(
-            f"The environment variable {STS_KERNEL_ENV} must be one of {allowed}, "
+            f"The environment variable {CPU_KERNELS_ENV} must be one of {allowed}, "
             f"got {value!r}. Unset it or set it to one of those."
         )
     return value

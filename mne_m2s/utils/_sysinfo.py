@@ -102,18 +102,25 @@ def _torch_lines():
         lines.append(("CUDA devices", "; ".join(names)))
     else:
         lines.append(("CUDA devices", "none available"))
-    lines.append(("STS kernel (CPU)", _sts_kernel_line()))
+    lines.extend(_kernel_lines())
     return lines
 
 
-def _sts_kernel_line():
-    """The CPU kernel of STS attention at the SEED shape (see :func:`set_sts_kernel`)."""
+def _kernel_lines():
+    """The CPU kernels of STS attention (at the SEED shape), dropout and float32
+    linear layers (see :func:`set_cpu_kernels`)."""
+    from ..nn._dropout import dropout_status
+    from ..nn._linear import linear_status
     from ..nn._native import kernel_status
 
-    try:
-        return kernel_status()
-    except ValueError as err:  # a malformed MNE_M2S_STS_KERNEL
-        return f"invalid setting: {err}"
+    rows = []
+    for name, status in (("STS kernel (CPU)", kernel_status), ("Dropout (CPU)", dropout_status),
+                         ("Linear float32 (CPU)", linear_status)):
+        try:
+            rows.append((name, status()))
+        except ValueError as err:  # a malformed MNE_M2S_CPU_KERNELS
+            rows.append((name, f"invalid setting: {err}"))
+    return rows
 
 
 def sys_info(fid=None):
@@ -121,9 +128,10 @@ def sys_info(fid=None):
 
     Paste its output into bug reports and next to benchmark figures: the
     speed and memory of pre-training on the CPU depend on the torch threads,
-    the CPU kernels torch uses, the kernel of STS attention
-    (:func:`~mne_m2s.utils.set_sts_kernel`; building it, the first time,
-    takes a second) and the memory allocator (see :doc:`/performance`).
+    the CPU kernels torch uses, the compiled kernels of STS attention and
+    dropout and the product of float32 linear layers
+    (:func:`~mne_m2s.utils.set_cpu_kernels`; building a kernel, the first
+    time, takes a second) and the memory allocator (see :doc:`/performance`).
     Also ``mne-m2s sys-info`` on the command line.
 
     Parameters

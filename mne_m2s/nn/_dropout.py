@@ -1,0 +1,280 @@
+"""Compiled CPU dropout: a counter-based mask, generated on the fly, never stored.
+
+Internal module. :class:`Dropout` and :func:`relu_keep` compute what
+:class:`mne_m2s.nn._kernels.Dropout` and ``relu_mask(h, keep_mask(h, p))``
+compute, with the fused C kernel of ``_dropout_kernel.c`` when the setting of
+:func:`mne_m2s.utils.set_cpu_kernels` allows it and it can run here, else with
+PyTorch operations.
+
+The kernel draws the keep flags from Philox4x32-10 keyed by one 64-bit seed
+per call, itself drawn from torch's default generator (so
+:func:`torch.manual_seed` and ``random_state`` make every mask reproducible);
+the mask is a pure function of the seed and the element's position, the same
+for any number of threads. Against the PyTorch path it saves the random
+words, the mask tensor and the passes over them (about 4 ms per FFN hidden
+tensor of 2.6 million elements on two cores), and the backward pass
+regenerates the mask from the seed instead of keeping it: nothing of the
+input's size is saved for dropout. The drop probability is
+``round(p * 2**16) / 2**16`` (the same 16-bit resolution as
+:func:`~mne_m2s.nn._kernels.keep_mask`).
+"""
+
+import ctypes
+from pathlib import Path
+
+import torch
+
+from ..utils._kernels import get_cpu_kernels
+from . import _linear, _native
+from ._kernels import Dropout as _TorchDropout
+from ._kernels import _threshold, dropout_mask, fast_dropout_supported, keep_mask, relu_mask
+
+SOURCE = Path(__file__).with_name("_dropout_kernel.c")
+#: Elements per Philox chunk (the kernel's unit of work).
+CHUNK = 64
+#: Elements below which one thread does the work (the fork costs more).
+MIN_PARALLEL = 1 << 16
+_KEY = "dropout"
+
+
+class _DropoutLibrary:
+    """The loaded dropout library."""
+
+    def __init__(self, path, compiler):
+        lib = ctypes.CDLL(str(path))
+        ptr, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+        tail = [ctypes.c_uint64, ctypes.c_uint32, ctypes.c_float, i32, i32]
+        lib.dropout_apply.argtypes = [i64, i64, i64, ptr, ptr, *tail]
+        lib.dropout_apply.restype = None
+        lib.philox4x32_10.argtypes = [ptr, ptr, ptr]
+        lib.philox4x32_10.restype = None
+        self.openmp = hasattr(lib, "dropout_apply_parallel")
+        if self.openmp:
+            lib.dropout_apply_parallel.argtypes = [i64, i32, ptr, ptr, *tail]
+            lib.dropout_apply_parallel.restype = None
+        self.lib = lib
+        self.path = path
+        self.compiler = compiler
+
+    def apply(self, x, out, seed, threshold, scale, relu):
+        """``out = keep ? f(x) * scale : 0`` (``f`` ReLU or identity); ``out`` may be ``x``."""
+        n = x.numel()
+        threads = max(1, min(torch.get_num_threads(), n // MIN_PARALLEL))
+        args = (x.data_ptr(), out.data_ptr(), seed, threshold, float(scale), int(relu),
+                int(x.dtype == torch.bfloat16))
+        if self.openmp:
+            self.lib.dropout_apply_parallel(n, threads, *args)
+        else:
+            _native._split_run(self.lib.dropout_apply, (n + CHUNK - 1) // CHUNK, threads,
+                               (n, *args))
+
+    def philox(self, counter, key):
+        """One Philox4x32-10 block (4 words) of ``counter`` (4 words) and ``key`` (2 words)."""
+        ctr = (ctypes.c_uint32 * 4)(*counter)
+        k = (ctypes.c_uint32 * 2)(*key)
+        out = (ctypes.c_uint32 * 4)()
+        self.lib.philox4x32_10(ctr, k, out)
+        return tuple(out)
+
+
+def load_dropout_kernel():
+    """The compiled dropout kernel (built and cached on first use).
+
+    Raises
+    ------
+    KernelUnavailable
+        When it cannot be built or loaded here (the message says why).
+    """
+    with _native._lock:
+        kernel = _native._libraries.get(_KEY)
+    if isinstance(kernel, _native.KernelUnavailable):
+        raise kernel
+    if kernel is not None:
+        return kernel
+    try:
+        path, compiler = _native._build_library(SOURCE, "dropout", (), "the dropout kernel")
+        try:
+            kernel = _DropoutLibrary(path, compiler)
+        except OSError as err:
+            raise _native.KernelUnavailable(
+                f"cannot load the compiled dropout kernel {path}: {err}") from err
+    except _native.KernelUnavailable as err:
+        kernel = err
+    with _native._lock:
+        _native._libraries[_KEY] = kernel
+    if isinstance(kernel, _native.KernelUnavailable):
+        raise kernel
+    return kernel
+
+
+def dropout_kernel_for(x):
+    """The compiled dropout kernel for the CPU tensor ``x`` under the current setting, or None.
+
+    None means PyTorch operations: setting ``"torch"``, or ``"auto"`` where the
+    compiled kernel cannot run (logged once). Setting ``"compiled"`` raises
+    :class:`~mne_m2s.nn._native.KernelUnavailable` instead.
+    """
+    kind = get_cpu_kernels()
+    if kind == "torch":
+        return None
+    reason = None
+    if x.dtype not in (torch.float32, torch.bfloat16):
+        reason = f"it computes float32 and bfloat16 tensors, got {x.dtype}"
+    else:
+        try:
+            return load_dropout_kernel()
+        except _native.KernelUnavailable as err:
+            reason = str(err)
+    if kind == "compiled":
+        raise _native.KernelUnavailable(
+            f"set_cpu_kernels('compiled') (or MNE_M2S_CPU_KERNELS=compiled) cannot be "
+            f"honoured for dropout: {reason}. Use set_cpu_kernels('auto') or 'torch' to "
+            f"compute dropout with PyTorch operations."
+        )
+    _native._log_once(f"Dropout uses PyTorch operations on the CPU: the compiled kernel is "
+                      f"unavailable ({reason})")
+    return None
+
+
+def dropout_status():
+    """One line for :func:`mne_m2s.sys_info`: the CPU dropout that runs."""
+    kind = get_cpu_kernels()
+    if kind == "torch":
+        return "torch (set_cpu_kernels('torch'))"
+    try:
+        kernel = load_dropout_kernel()
+    except _native.KernelUnavailable as err:
+        first = str(err).splitlines()[0]
+        return f"torch ({first})" if kind == "auto" else f"unavailable: {first}"
+    threads = "OpenMP" if kernel.openmp else "Python threads"
+    return f"compiled ({kernel.compiler}, {threads})"
+
+
+def _seed():
+    """A 63-bit key from torch's default CPU generator (one draw per call)."""
+    return int(torch.empty((), dtype=torch.int64).random_())
+
+
+class _CompiledDropout(torch.autograd.Function):
+    """Inverted dropout whose backward pass regenerates the mask from the seed."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, seed, threshold, scale, inplace):
+        if inplace:
+            ctx.mark_dirty(x)
+            out = x
+        else:
+            out = torch.empty_like(x, memory_format=torch.contiguous_format)
+        kernel.apply(x, out, seed, threshold, scale, relu=False)
+        ctx.kernel, ctx.seed, ctx.threshold, ctx.scale = kernel, seed, threshold, scale
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        grad = grad.contiguous()
+        out = torch.empty_like(grad)
+        ctx.kernel.apply(grad, out, ctx.seed, ctx.threshold, ctx.scale, relu=False)
+        return out, None, None, None, None, None
+
+
+class _CompiledReLUKeep(torch.autograd.Function):
+    """``relu(h) * keep``, saving only its output (as ``ReLUMask``)."""
+
+    @staticmethod
+    def forward(ctx, h, kernel, seed, threshold):
+        out = torch.empty_like(h, memory_format=torch.contiguous_format)
+        kernel.apply(h, out, seed, threshold, 1.0, relu=True)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, out, 0), None, None, None
+
+
+class _OneDNNLinearReLUKeep(torch.autograd.Function):
+    """``relu(x W^T + b) * keep`` for 2-D ``x``: the product on oneDNN, the mask
+    applied in place on it; saves ``x``, ``W`` and the output."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, kernel, seed, threshold):
+        op = _linear.onednn_operator()
+        out = op(x, weight, bias, "none", [], "")
+        kernel.apply(out, out, seed, threshold, 1.0, relu=True)
+        ctx.save_for_backward(x, weight, out)
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        x, weight, out = ctx.saved_tensors
+        dz = torch.ops.aten.threshold_backward(grad, out, 0)
+        dx, dw, db = _linear.linear_backward(dz, x, weight, ctx.needs_input_grad, ctx.has_bias)
+        return dx, dw, db, None, None, None
+
+
+def dropout(x, p, inplace=False):
+    """Inverted dropout of the CPU tensor ``x`` in training mode (rate ``p``).
+
+    The compiled kernel where it runs (see the module's notes), else
+    :func:`~mne_m2s.nn._kernels.dropout_mask`'s PyTorch path. Requires
+    :func:`~mne_m2s.nn._kernels.fast_dropout_supported`.
+    """
+    kernel = dropout_kernel_for(x) if x.is_contiguous() else None
+    if kernel is None:
+        mask = dropout_mask(x, p)
+        return x.mul_(mask) if inplace else x * mask
+    return _CompiledDropout.apply(x, kernel, _seed(), _threshold(p), 1.0 / (1.0 - p), inplace)
+
+
+def linear_relu_keep(x, weight, bias, p):
+    """``relu(linear(x, weight, bias)) * keep``, ``keep`` a {0, 1} dropout mask of rate ``p``.
+
+    On the CPU in float32 with the compiled kernel and oneDNN's product
+    (:mod:`mne_m2s.nn._linear`), one autograd step that applies the mask in
+    place on the product; otherwise :func:`~mne_m2s.nn._linear.linear` then
+    :func:`relu_keep`. Requires :func:`~mne_m2s.nn._kernels.fast_dropout_supported`.
+    """
+    if _linear.use_onednn(x, weight):
+        kernel = dropout_kernel_for(x)
+        if kernel is not None:
+            x2 = x.reshape(-1, x.shape[-1]).contiguous()
+            out = _OneDNNLinearReLUKeep.apply(x2, weight.contiguous(), bias, kernel, _seed(),
+                                              _threshold(p))
+            return out.view(*x.shape[:-1], weight.shape[0])
+    return relu_keep(_linear.linear(x, weight, bias), p)
+
+
+def relu_keep(h, p):
+    """``relu(h) * keep`` with ``keep`` a {0, 1} dropout mask of rate ``p``.
+
+    The ``1 / (1 - p)`` of inverted dropout is left to the
+    caller (:class:`~mne_m2s.nn.encoders.FeedForward` scales the next
+    layer's weight). Requires :func:`~mne_m2s.nn._kernels.fast_dropout_supported`.
+    """
+    kernel = dropout_kernel_for(h) if h.is_contiguous() else None
+    if kernel is None:
+        return relu_mask(h, keep_mask(h, p))
+    return _CompiledReLUKeep.apply(h, kernel, _seed(), _threshold(p))
+
+
+class Dropout(_TorchDropout):
+    """Drop-in :class:`torch.nn.Dropout` with a compiled CPU kernel.
+
+    Same semantics (inverted dropout in training mode, identity in
+    evaluation mode, masks from the default torch generator). CPU tensors
+    use :func:`dropout` (the compiled kernel, else the 16-bit PyTorch mask
+    of :class:`~mne_m2s.nn._kernels.Dropout`); other devices and rates that
+    16-bit lanes cannot resolve use :func:`torch.nn.functional.dropout`.
+    """
+
+    def forward(self, x):
+        """Apply dropout (identity in evaluation mode or for ``p == 0``)."""
+        p = self.p
+        if not self.training or p == 0 or not fast_dropout_supported(x, p):
+            return super().forward(x)
+        return dropout(x, p, self.inplace)
