@@ -239,3 +239,19 @@ def test_encoder_trains_with_the_compiled_dropout(setting):
         assert torch.isfinite(a).all()
         assert torch.equal(a, b)
     assert isinstance(_dropout.Dropout(0.1), TorchDropout)  # a drop-in subclass
+
+
+@needs_cc
+def test_python_thread_build_draws_the_same_masks(monkeypatch, fresh_kernels, setting):
+    """Without torch's OpenMP runtime the kernel runs on Python threads: same masks."""
+    setting("compiled")
+    x = torch.randn(300_001)
+    omp_kernel = load_dropout_kernel()
+    want = _seeded(lambda: Dropout(0.3)(x))
+    monkeypatch.setattr(_native, "_libraries", {})
+    monkeypatch.setattr(_native, "_process_libgomp", lambda: False)
+    pool_kernel = load_dropout_kernel()
+    assert not pool_kernel.openmp
+    if omp_kernel.openmp:
+        assert pool_kernel.path != omp_kernel.path
+    assert torch.equal(_seeded(lambda: Dropout(0.3)(x)), want)
