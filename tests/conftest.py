@@ -94,3 +94,25 @@ def pretrained_clf(latent_problem):
     xa, xb, y, trial = latent_problem
     train = trial < 18
     return M2SClassifier(**SMALL).pretrain({"eeg": xa[train], "eye": xb[train]})
+
+
+@pytest.fixture
+def kernel_setting():
+    """:func:`mne_m2s.utils.set_cpu_kernels` for the test; the setting is restored after it."""
+    from mne_m2s.utils import set_cpu_kernels
+
+    previous = set_cpu_kernels(None)
+    set_cpu_kernels(previous)
+    yield set_cpu_kernels
+    set_cpu_kernels(previous)
+
+
+@pytest.fixture
+def fresh_kernels(monkeypatch, tmp_path):
+    """An empty kernel folder and no compiled library loaded yet in this process."""
+    from mne_m2s.nn import _native
+
+    monkeypatch.setenv("MNE_M2S_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_native, "_libraries", {})
+    monkeypatch.setattr(_native, "_logged", set())
+    return tmp_path / "kernels"

@@ -9,27 +9,8 @@ from mne_m2s.nn import _dropout, _native
 from mne_m2s.nn._dropout import Dropout, dropout_kernel_for, load_dropout_kernel, relu_keep
 from mne_m2s.nn._kernels import Dropout as TorchDropout
 from mne_m2s.nn._native import KernelUnavailable, find_compiler
-from mne_m2s.utils import set_cpu_kernels
 
 needs_cc = pytest.mark.skipif(find_compiler() is None, reason="no C compiler on this machine")
-
-
-@pytest.fixture
-def setting():
-    """Set the process-wide kernel setting for the test, restored afterwards."""
-    previous = set_cpu_kernels(None)
-    set_cpu_kernels(previous)
-    yield set_cpu_kernels
-    set_cpu_kernels(previous)
-
-
-@pytest.fixture
-def fresh_kernels(monkeypatch, tmp_path):
-    """An empty kernel folder and no library loaded yet in this process."""
-    monkeypatch.setenv("MNE_M2S_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_native, "_libraries", {})
-    monkeypatch.setattr(_native, "_logged", set())
-    return tmp_path / "kernels"
 
 
 def _seeded(fn, seed=0):
@@ -54,8 +35,8 @@ def test_philox_known_answers(counter, key, expected):
 
 @needs_cc
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
-def test_rate_values_and_gradient(setting, p):
-    setting("compiled")
+def test_rate_values_and_gradient(kernel_setting, p):
+    kernel_setting("compiled")
     x = (torch.rand(300_000) + 0.5).requires_grad_()
     out = Dropout(p)(x)
     kept = out != 0
@@ -70,8 +51,8 @@ def test_rate_values_and_gradient(setting, p):
 
 
 @needs_cc
-def test_positions_calls_and_seeds_are_independent(setting):
-    setting("compiled")
+def test_positions_calls_and_seeds_are_independent(kernel_setting):
+    kernel_setting("compiled")
     x = torch.ones(512_000)
     drop = Dropout(0.5)
     a, b = _seeded(lambda: (drop(x) == 0, drop(x) == 0))
@@ -86,8 +67,8 @@ def test_positions_calls_and_seeds_are_independent(setting):
 
 
 @needs_cc
-def test_reproducible_with_the_global_seed_and_any_thread_count(setting):
-    setting("compiled")
+def test_reproducible_with_the_global_seed_and_any_thread_count(kernel_setting):
+    kernel_setting("compiled")
     x = torch.randn(200_003)
     drop = Dropout(0.3)
     threads = torch.get_num_threads()
@@ -105,17 +86,17 @@ def test_reproducible_with_the_global_seed_and_any_thread_count(setting):
 
 @needs_cc
 @pytest.mark.parametrize("n", [1, 7, 63, 64, 65, 130, 1000])
-def test_tails_follow_the_same_positions(setting, n):
+def test_tails_follow_the_same_positions(kernel_setting, n):
     """The mask is a function of (seed, position): a shorter tensor gets a prefix."""
-    setting("compiled")
+    kernel_setting("compiled")
     full = _seeded(lambda: Dropout(0.4)(torch.ones(1024)))
     part = _seeded(lambda: Dropout(0.4)(torch.ones(n)))
     assert torch.equal(part, full[:n])
 
 
 @needs_cc
-def test_bfloat16_rounds_like_torch(setting):
-    setting("compiled")
+def test_bfloat16_rounds_like_torch(kernel_setting):
+    kernel_setting("compiled")
     x = torch.randn(10_007) * 3
     x16 = x.bfloat16()
     mask = _seeded(lambda: Dropout(0.2)(torch.ones(10_007)))
@@ -129,8 +110,8 @@ def test_bfloat16_rounds_like_torch(setting):
 
 
 @needs_cc
-def test_relu_keep_is_relu_then_the_same_mask(setting):
-    setting("compiled")
+def test_relu_keep_is_relu_then_the_same_mask(kernel_setting):
+    kernel_setting("compiled")
     x = torch.randn(3000, 50, requires_grad=True)
     g = torch.randn(3000, 50)
     fused = _seeded(lambda: relu_keep(x, 0.3))
@@ -143,11 +124,11 @@ def test_relu_keep_is_relu_then_the_same_mask(setting):
 
 @needs_cc
 @pytest.mark.parametrize("kernels", ["auto", "torch"])
-def test_linear_relu_keep_is_the_three_modules(setting, kernels):
+def test_linear_relu_keep_is_the_three_modules(kernel_setting, kernels):
     """The fused first half of the feed-forward network (oneDNN product, mask in place)."""
     from mne_m2s.nn._dropout import linear_relu_keep
 
-    setting(kernels)
+    kernel_setting(kernels)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(512, 5, 310, generator=g, requires_grad=True)
     w = (torch.randn(1024, 310, generator=g) / 310 ** 0.5).requires_grad_()
@@ -171,8 +152,8 @@ def test_linear_relu_keep_is_the_three_modules(setting, kernels):
 
 
 @needs_cc
-def test_inplace_and_non_contiguous_inputs(setting):
-    setting("compiled")
+def test_inplace_and_non_contiguous_inputs(kernel_setting):
+    kernel_setting("compiled")
     x = torch.ones(10_000)
     out = Dropout(0.5, inplace=True)(x)
     assert out.data_ptr() == x.data_ptr()
@@ -182,8 +163,8 @@ def test_inplace_and_non_contiguous_inputs(setting):
     assert out.shape == y.shape and set(torch.unique(out).tolist()) == {0.0, 2.0}
 
 
-def test_torch_setting_draws_the_pytorch_masks(setting):
-    setting("torch")
+def test_torch_setting_draws_the_pytorch_masks(kernel_setting):
+    kernel_setting("torch")
     x = torch.randn(5000)
     assert dropout_kernel_for(x) is None
     got = _seeded(lambda: Dropout(0.25)(x))
@@ -192,39 +173,39 @@ def test_torch_setting_draws_the_pytorch_masks(setting):
 
 
 @needs_cc
-def test_float64_auto_uses_pytorch_and_compiled_raises(setting):
+def test_float64_auto_uses_pytorch_and_compiled_raises(kernel_setting):
     x = torch.ones(1000, dtype=torch.float64)
-    setting("auto")
+    kernel_setting("auto")
     out = Dropout(0.5)(x)
     assert out.dtype == torch.float64 and set(torch.unique(out).tolist()) == {0.0, 2.0}
-    setting("compiled")
+    kernel_setting("compiled")
     with pytest.raises(KernelUnavailable, match="float32 and bfloat16.*float64"):
         Dropout(0.5)(x)
 
 
-def test_no_compiler_auto_falls_back_and_compiled_raises(monkeypatch, fresh_kernels, setting,
-                                                          caplog):
+def test_no_compiler_auto_falls_back_and_compiled_raises(monkeypatch, fresh_kernels,
+                                                          kernel_setting, caplog):
     monkeypatch.setenv("CC", "/nonexistent/cc")
     x = torch.ones(4096)
-    setting("auto")
+    kernel_setting("auto")
     with caplog.at_level(logging.INFO, logger="mne_m2s"):
         out = Dropout(0.5)(x)
         Dropout(0.5)(x)
     assert set(torch.unique(out).tolist()) == {0.0, 2.0}
     notes = [r.getMessage() for r in caplog.records if "Dropout uses PyTorch" in r.getMessage()]
     assert len(notes) == 1 and "no C compiler" in notes[0]
-    setting("compiled")
+    kernel_setting("compiled")
     with pytest.raises(KernelUnavailable, match="set_cpu_kernels\\('compiled'\\).*no C compiler"):
         Dropout(0.5)(x)
     assert not fresh_kernels.exists() or not any(fresh_kernels.iterdir())
 
 
 @needs_cc
-def test_encoder_trains_with_the_compiled_dropout(setting):
+def test_encoder_trains_with_the_compiled_dropout(kernel_setting):
     """A train-mode encoder step: finite gradients, masks reproducible from the seed."""
     from mne_m2s.nn.encoders import EREncoder
 
-    setting("compiled")
+    kernel_setting("compiled")
     enc = EREncoder(310, 32, n_bands=5, n_layers=2, ffn_dim=64, head_dim=8).train()
     x = torch.randn(16, 5, 62, 5)
 
@@ -242,9 +223,9 @@ def test_encoder_trains_with_the_compiled_dropout(setting):
 
 
 @needs_cc
-def test_python_thread_build_draws_the_same_masks(monkeypatch, fresh_kernels, setting):
+def test_python_thread_build_draws_the_same_masks(monkeypatch, fresh_kernels, kernel_setting):
     """Without torch's OpenMP runtime the kernel runs on Python threads: same masks."""
-    setting("compiled")
+    kernel_setting("compiled")
     x = torch.randn(300_001)
     omp_kernel = load_dropout_kernel()
     want = _seeded(lambda: Dropout(0.3)(x))

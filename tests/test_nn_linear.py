@@ -8,18 +8,9 @@ import torch.nn.functional as F
 
 from mne_m2s.nn import _linear
 from mne_m2s.nn._linear import Linear, linear, linear_status
-from mne_m2s.utils import set_cpu_kernels
 
 onednn = pytest.mark.skipif(not _linear._check_operator(),
                             reason="torch's oneDNN float32 linear operator is unavailable")
-
-
-@pytest.fixture
-def setting():
-    previous = set_cpu_kernels(None)
-    set_cpu_kernels(previous)
-    yield set_cpu_kernels
-    set_cpu_kernels(previous)
 
 
 @pytest.fixture
@@ -51,8 +42,8 @@ def _rel(a, b):
 
 @onednn
 @pytest.mark.parametrize(("d_in", "d_out"), [(310, 1024), (1024, 310), (128, 384), (33, 128)])
-def test_value_and_gradients_match_float64(setting, calls, d_in, d_out):
-    setting("auto")
+def test_value_and_gradients_match_float64(kernel_setting, calls, d_in, d_out):
+    kernel_setting("auto")
     x, w, b, grad = _problem(d_in=d_in, d_out=d_out)
     out = linear(x, w, b)
     assert len(calls) == 1 and out.shape == (512, 5, d_out)
@@ -66,8 +57,8 @@ def test_value_and_gradients_match_float64(setting, calls, d_in, d_out):
 
 
 @onednn
-def test_only_the_needed_gradients_and_no_bias(setting, calls):
-    setting("auto")
+def test_only_the_needed_gradients_and_no_bias(kernel_setting, calls):
+    kernel_setting("auto")
     x, w, _, grad = _problem()
     x = x.detach()  # a first layer: no input gradient
     out = linear(x, w)
@@ -78,11 +69,11 @@ def test_only_the_needed_gradients_and_no_bias(setting, calls):
 
 
 @onednn
-def test_falls_to_f_linear_when_it_should(setting, calls):
+def test_falls_to_f_linear_when_it_should(kernel_setting, calls):
     x, w, b, _ = _problem()
-    setting("torch")
+    kernel_setting("torch")
     linear(x, w, b)
-    setting("auto")
+    kernel_setting("auto")
     linear(x[:2], w, b)  # too small to gain
     linear(x.double(), w.double(), b.double())
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -99,8 +90,8 @@ def test_falls_to_f_linear_when_it_should(setting, calls):
 
 
 @onednn
-def test_module_is_a_drop_in_linear(setting):
-    setting("auto")
+def test_module_is_a_drop_in_linear(kernel_setting):
+    kernel_setting("auto")
     torch.manual_seed(0)
     layer = Linear(310, 1024)
     plain = torch.nn.Linear(310, 1024)
@@ -111,9 +102,9 @@ def test_module_is_a_drop_in_linear(setting):
     torch.testing.assert_close(layer(x), plain(x), rtol=1e-5, atol=1e-4)
 
 
-def test_a_wrong_operator_is_not_used(monkeypatch, setting, caplog):
+def test_a_wrong_operator_is_not_used(monkeypatch, kernel_setting, caplog):
     """The one-off check: an operator that gives other numbers is logged and never used."""
-    setting("auto")
+    kernel_setting("auto")
     monkeypatch.setattr(_linear, "_state", {})
     monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise",
                         lambda x, w, b, *args: F.linear(x, w, b) + 1.0, raising=False)
@@ -126,8 +117,8 @@ def test_a_wrong_operator_is_not_used(monkeypatch, setting, caplog):
 
 
 @onednn
-def test_status_line(setting):
-    setting("auto")
+def test_status_line(kernel_setting):
+    kernel_setting("auto")
     assert linear_status() == "oneDNN"
-    setting("torch")
+    kernel_setting("torch")
     assert linear_status().startswith("torch (set_cpu_kernels")

@@ -20,24 +20,6 @@ from mne_m2s.utils import get_cpu_kernels, set_cpu_kernels
 needs_cc = pytest.mark.skipif(find_compiler() is None, reason="no C compiler on this machine")
 
 
-@pytest.fixture
-def kernel_setting():
-    """Restore the process-wide setting after the test."""
-    previous = set_cpu_kernels(None)
-    set_cpu_kernels(previous)
-    yield
-    set_cpu_kernels(previous)
-
-
-@pytest.fixture
-def fresh_kernels(monkeypatch, tmp_path):
-    """An empty kernel folder and no library loaded yet in this process."""
-    monkeypatch.setenv("MNE_M2S_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_native, "_libraries", {})
-    monkeypatch.setattr(_native, "_logged", set())
-    return tmp_path / "kernels"
-
-
 def _inputs(n, c, b, h, seed=0, scale=0.3, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)
     xq, xk = (torch.randn(n, c, b, generator=g, dtype=dtype) for _ in range(2))

@@ -27,7 +27,14 @@ import torch
 from ..utils._kernels import get_cpu_kernels
 from . import _linear, _native
 from ._kernels import Dropout as _TorchDropout
-from ._kernels import _threshold, dropout_mask, fast_dropout_supported, keep_mask, relu_mask
+from ._kernels import (
+    ReLUMask,
+    _threshold,
+    dropout_mask,
+    fast_dropout_supported,
+    keep_mask,
+    relu_mask,
+)
 
 SOURCE = Path(__file__).with_name("_dropout_kernel.c")
 #: Elements per Philox chunk (the kernel's unit of work).
@@ -189,10 +196,9 @@ class _CompiledReLUKeep(torch.autograd.Function):
         return out
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return torch.ops.aten.threshold_backward(grad, out, 0), None, None, None
+        dx, _ = ReLUMask.backward(ctx, grad)  # the same saved output, the same gradient
+        return dx, None, None, None
 
 
 class _OneDNNLinearReLUKeep(torch.autograd.Function):
