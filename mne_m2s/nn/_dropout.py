@@ -30,7 +30,6 @@ from ._kernels import Dropout as _TorchDropout
 from ._kernels import (
     ReLUMask,
     _threshold,
-    dropout_mask,
     fast_dropout_supported,
     keep_mask,
     relu_mask,
@@ -223,20 +222,6 @@ class _OneDNNLinearReLUKeep(torch.autograd.Function):
         return dx, dw, db, None, None, None
 
 
-def dropout(x, p, inplace=False):
-    """Inverted dropout of the CPU tensor ``x`` in training mode (rate ``p``).
-
-    The compiled kernel where it runs (see the module's notes), else
-    :func:`~mne_m2s.nn._kernels.dropout_mask`'s PyTorch path. Requires
-    :func:`~mne_m2s.nn._kernels.fast_dropout_supported`.
-    """
-    kernel = dropout_kernel_for(x) if x.is_contiguous() else None
-    if kernel is None:
-        mask = dropout_mask(x, p)
-        return x.mul_(mask) if inplace else x * mask
-    return _CompiledDropout.apply(x, kernel, _seed(), _threshold(p), 1.0 / (1.0 - p), inplace)
-
-
 def linear_relu_keep(x, weight, bias, p):
     """``relu(linear(x, weight, bias)) * keep``, ``keep`` a {0, 1} dropout mask of rate ``p``.
 
@@ -248,10 +233,8 @@ def linear_relu_keep(x, weight, bias, p):
     if _linear.use_onednn(x, weight):
         kernel = dropout_kernel_for(x)
         if kernel is not None:
-            x2 = x.reshape(-1, x.shape[-1]).contiguous()
-            out = _OneDNNLinearReLUKeep.apply(x2, weight.contiguous(), bias, kernel, _seed(),
-                                              _threshold(p))
-            return out.view(*x.shape[:-1], weight.shape[0])
+            return _linear.apply_2d(_OneDNNLinearReLUKeep, x, weight, bias, kernel, _seed(),
+                                    _threshold(p))
     return relu_keep(_linear.linear(x, weight, bias), p)
 
 
@@ -272,15 +255,19 @@ class Dropout(_TorchDropout):
     """Drop-in :class:`torch.nn.Dropout` with a compiled CPU kernel.
 
     Same semantics (inverted dropout in training mode, identity in
-    evaluation mode, masks from the default torch generator). CPU tensors
-    use :func:`dropout` (the compiled kernel, else the 16-bit PyTorch mask
-    of :class:`~mne_m2s.nn._kernels.Dropout`); other devices and rates that
+    evaluation mode, masks from the default torch generator). Contiguous
+    CPU tensors use the compiled kernel where it runs, others the 16-bit
+    PyTorch mask of :class:`~mne_m2s.nn._kernels.Dropout`; other devices and rates that
     16-bit lanes cannot resolve use :func:`torch.nn.functional.dropout`.
     """
 
     def forward(self, x):
         """Apply dropout (identity in evaluation mode or for ``p == 0``)."""
         p = self.p
-        if not self.training or p == 0 or not fast_dropout_supported(x, p):
+        kernel = None
+        if self.training and p != 0 and fast_dropout_supported(x, p) and x.is_contiguous():
+            kernel = dropout_kernel_for(x)
+        if kernel is None:  # PyTorch's path (16-bit masks, or F.dropout)
             return super().forward(x)
-        return dropout(x, p, self.inplace)
+        return _CompiledDropout.apply(x, kernel, _seed(), _threshold(p), 1.0 / (1.0 - p),
+                                      self.inplace)

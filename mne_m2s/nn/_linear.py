@@ -119,15 +119,22 @@ class _OneDNNLinear(torch.autograd.Function):
         return linear_backward(grad, x, weight, ctx.needs_input_grad, ctx.has_bias)
 
 
+def apply_2d(function, x, weight, *args):
+    """``function.apply(x2, weight, *args)`` on ``x`` as contiguous rows, shaped back.
+
+    ``x`` of shape (..., in_features); ``function`` maps (rows, in_features)
+    to (rows, out_features).
+    """
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()
+    out = function.apply(x2, weight.contiguous(), *args)
+    return out.view(*x.shape[:-1], weight.shape[0])
+
+
 def linear(x, weight, bias=None):
     """:func:`torch.nn.functional.linear`, on oneDNN where that is faster (see the module)."""
     if not use_onednn(x, weight):
         return F.linear(x, weight, bias)
-    x2 = x.reshape(-1, x.shape[-1])
-    if not x2.is_contiguous():
-        x2 = x2.contiguous()
-    out = _OneDNNLinear.apply(x2, weight.contiguous(), bias)
-    return out.view(*x.shape[:-1], weight.shape[0])
+    return apply_2d(_OneDNNLinear, x, weight, bias)
 
 
 class Linear(nn.Linear):
