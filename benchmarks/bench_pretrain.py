@@ -22,6 +22,10 @@ Figures:
   250 MB (see the documentation's "Speed and memory on the CPU" page);
 * ``sts_layer_ms`` — median milliseconds of one STS attention layer, forward
   and backward, at batch 512 x 5 windows of 62 x 5;
+* ``cpu_allocator`` — the allocator of the steps' large CPU blocks: the
+  caching allocator of :mod:`mne_m2s.nn._allocator` (the default) or torch's
+  (``--no-cache`` measures the same step without the cache); ``cache`` — its
+  counters after the timed steps (mapped and in-use MiB, hits, misses);
 * ``sts_kernel``, ``dropout_kernel``, ``linear_kernel`` — the CPU kernels of
   STS attention and dropout (compiled, or PyTorch's) and the product of
   float32 linear layers (oneDNN, or ``F.linear``'s BLAS)
@@ -38,10 +42,12 @@ same seed is no larger than the distance between the two float32 seeds;
 ``--skip-finetune`` measures the pre-training step and memory only.
 
 Usage: ``python benchmarks/bench_pretrain.py [--steps 7] [--threads 2]
-[--precision float32|bf16] [--skip-finetune] [--loss-curve EPOCHS [--plot PNG]]``.
+[--precision float32|bf16] [--skip-finetune] [--no-cache]
+[--loss-curve EPOCHS [--plot PNG]]``.
 """
 
 import argparse
+import contextlib
 import gc
 import json
 import resource
@@ -118,6 +124,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", default="float32", choices=("float32", "bf16"))
     parser.add_argument("--skip-finetune", action="store_true")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="pre-training steps on torch's CPU allocator (no caching allocator)")
     parser.add_argument("--loss-curve", type=int, default=0, metavar="EPOCHS")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="with --loss-curve: draw the curves into this PNG file")
@@ -128,21 +136,30 @@ def main(argv=None):
     if args.loss_curve:
         return loss_curves(args.loss_curve, args.plot)
 
-    from mne_m2s import M2SClassifier
+    from mne_m2s import M2SClassifier, training
+    from mne_m2s.nn._allocator import allocator_stats, allocator_status
     from mne_m2s.nn._dropout import dropout_status
     from mne_m2s.nn._linear import linear_status
     from mne_m2s.nn._native import kernel_status
     from mne_m2s.utils import memory_allocator
 
+    if args.no_cache:  # the measurement's switch: every step on torch's allocator
+        training.caching_allocator = lambda enabled=True: contextlib.nullcontext(False)
     rng = np.random.default_rng(0)
     # the timed net lives inside the function: fine-tuning below builds its own model
     pretrain_step_s, faults = time_pretrain_step(rng, args.precision, args.steps)
     gc.collect()
+    cache = allocator_stats()
     common = {
         "sts_layer_ms": round(1e3 * time_sts_layer(rng), 1),
         "precision": args.precision,
         "page_faults_per_step": round(faults),
         "allocator": memory_allocator(),
+        "cpu_allocator": "torch (--no-cache)" if args.no_cache else allocator_status(),
+        "cache": None if cache is None else {
+            "mapped_mb": round(cache["mapped"] / 2**20, 1),
+            "in_use_mb": round(cache["in_use"] / 2**20, 1),
+            "hits": cache["hits"], "misses": cache["misses"]},
         "sts_kernel": kernel_status(),
         "dropout_kernel": dropout_status(),
         "linear_kernel": linear_status(),

@@ -46,6 +46,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     from mne_m2s import M2SClassifier
+    from mne_m2s.nn._allocator import allocator_status
     from mne_m2s.nn._dropout import dropout_status
     from mne_m2s.nn._linear import linear_status
     from mne_m2s.nn._native import kernel_status
@@ -94,6 +95,7 @@ def main(argv=None):
         "precision": args.precision,
         "torch_threads": torch.get_num_threads(),
         "allocator": memory_allocator(),
+        "cpu_allocator": allocator_status(),
         "sts_kernel": kernel_status(),
         "dropout_kernel": dropout_status(),
         "linear_kernel": linear_status(),

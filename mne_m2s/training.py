@@ -9,6 +9,7 @@ per batch and averaged per epoch in the skorch history.
 """
 
 import contextlib
+import functools
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from skorch.utils import to_tensor
 from torch import nn
 from tqdm.auto import tqdm
 
+from .nn._allocator import caching_allocator, release_cached_memory
 from .nn.m2s import LOSS_NAMES, total_loss
 from .utils._logging import logger
 
@@ -123,6 +125,22 @@ def n_batches(n_samples, batch_size, drop_last=False):
     return n_samples // batch_size if drop_last else math.ceil(n_samples / batch_size)
 
 
+def _cpu_step(step):
+    """Run a pre-training or validation step with the caching CPU allocator (on the CPU).
+
+    Large CPU blocks of the step come from :func:`~mne_m2s.nn._allocator.caching_allocator`
+    (kept whole and reused from step to step, instead of ``malloc``'s heap); the cache is
+    unmapped when training ends (:meth:`M2SPretrainer.on_train_end`).
+    """
+
+    @functools.wraps(step)
+    def wrapper(self, batch, **fit_params):
+        with caching_allocator(enabled=torch.device(self.device).type == "cpu"):
+            return step(self, batch, **fit_params)
+
+    return wrapper
+
+
 class M2SPretrainer(NeuralNet):
     """skorch net running M2S pre-training (SPEC.md §3.8).
 
@@ -221,6 +239,11 @@ class M2SPretrainer(NeuralNet):
             seed = int(torch.randint(0, 2**62, (1,)).item())
         self.loss_generator_ = torch.Generator().manual_seed(int(seed))
         return self
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Unmap the caching CPU allocator's cached blocks (the steps' memory)."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        release_cached_memory()
 
     def get_all_learnable_params(self):
         """Main optimiser: every parameter but the CLUB estimators'."""
@@ -322,6 +345,7 @@ class M2SPretrainer(NeuralNet):
         processes here.
         """
 
+    @_cpu_step
     def train_step(self, batch, **fit_params):
         """One pre-training step (see the class docstring for its six parts)."""
         self._set_training(True)
@@ -346,6 +370,7 @@ class M2SPretrainer(NeuralNet):
             self.history.record_batch(name, value.item())
         return {"loss": loss.detach(), "y_pred": None}
 
+    @_cpu_step
     def validation_step(self, batch, **fit_params):
         """Loss components on held-out data (evaluation mode, no gradient)."""
         self._set_training(False)
@@ -508,6 +533,7 @@ class DataParallelPretrainer(M2SPretrainer):
             self.context.all_reduce_grads_([p for _, p in self.get_all_learnable_params()])
 
     # -------------------------------------------------------------- the step
+    @_cpu_step
     def train_step(self, batch, **fit_params):
         """One pre-training step: local forward, gather, CLUB updates, losses, backward,
         gradient average, optimiser step."""
@@ -541,6 +567,7 @@ class DataParallelPretrainer(M2SPretrainer):
             self.history.record_batch(name, value.item())
         return {"loss": loss.detach(), "y_pred": None}
 
+    @_cpu_step
     def validation_step(self, batch, **fit_params):
         """Loss components on held-out data (evaluation mode, no gradient)."""
         self._set_training(False)

@@ -280,7 +280,8 @@ def test_sys_info_names_the_kernel(kernel_setting):
     out = io.StringIO()
     mne_m2s.sys_info(fid=out)
     rows = dict(line.split(":", 1) for line in out.getvalue().splitlines())
-    for name in ("STS kernel (CPU)", "Dropout (CPU)", "Linear float32 (CPU)"):
+    for name in ("STS kernel (CPU)", "Dropout (CPU)", "Linear float32 (CPU)",
+                 "Allocator (CPU pre-training)"):
         assert rows[name].strip() == "torch (set_cpu_kernels('torch'))"
     set_cpu_kernels("auto")
     out = io.StringIO()
@@ -290,6 +291,8 @@ def test_sys_info_names_the_kernel(kernel_setting):
     if find_compiler() is not None:
         assert rows["STS kernel (CPU)"].startswith("compiled (")
         assert rows["Dropout (CPU)"].startswith("compiled (")
+    if find_compiler("c++") is not None:
+        assert rows["Allocator (CPU pre-training)"].startswith("caching, blocks >= 1 MiB (")
     if torch.backends.mkldnn.is_available():
         assert rows["Linear float32 (CPU)"] == "oneDNN"
 

@@ -9,7 +9,7 @@ import pytest
 import mne_m2s
 from mne_m2s.cli import main
 from mne_m2s.utils import memory_allocator, sys_info
-from mne_m2s.utils._sysinfo import _allocator_at
+from mne_m2s.utils._malloc import _allocator_at
 
 MAPS = """\
 7f0000000000-7f0000001000 r--p 00000000 00:00 0

@@ -59,24 +59,45 @@ class KernelUnavailable(RuntimeError):
     """The compiled STS kernel cannot run here (the message says why)."""
 
 
-def find_compiler():
-    """The C compiler command: ``CC`` (split like a shell), else cc, gcc or clang.
+#: Per language: the variable naming the compiler, then the commands tried.
+COMPILERS = {"c": ("CC", ("cc", "gcc", "clang")), "c++": ("CXX", ("c++", "g++", "clang++"))}
+#: Flags of C++ builds (the allocator): linked against torch's libc10.
+CXX_FLAGS = ("-O2", "-std=c++17", "-fPIC", "-shared")
+
+
+def find_compiler(language="c"):
+    """The compiler command: ``CC`` (``CXX`` for C++), split like a shell, else the usual names.
+
+    C: cc, gcc, clang. C++: c++, g++, clang++.
 
     Returns
     -------
     command : list of str | None
         None when no compiler is found.
     """
-    value = os.environ.get("CC", "").strip()
+    variable, names = COMPILERS[language]
+    value = os.environ.get(variable, "").strip()
     if value:
         command = shlex.split(value)
         path = shutil.which(command[0])
         return [path, *command[1:]] if path else None
-    for name in ("cc", "gcc", "clang"):
+    for name in names:
         path = shutil.which(name)
         if path:
             return [path]
     return None
+
+
+def _torch_flags():
+    """C++ flags that build against this process's torch: (compile, link) flags."""
+    root = Path(torch.__file__).parent
+    include, lib = root / "include", root / "lib"
+    if not (include / "c10" / "core" / "Allocator.h").is_file():
+        raise KernelUnavailable(f"torch's C++ headers are not installed ({include} has no "
+                                f"c10/core/Allocator.h)")
+    abi = int(bool(getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", True)))
+    return ((f"-I{include}", f"-D_GLIBCXX_USE_CXX11_ABI={abi}"),
+            (f"-L{lib}", "-lc10", f"-Wl,-rpath,{lib}"))
 
 
 def _run(command, timeout=120):
@@ -135,8 +156,11 @@ def _build(shape):
                           f"the STS attention kernel for C={c}, B={b}, H={h}")
 
 
-def _build_library(source_path, stem, defines, what):
+def _build_library(source_path, stem, defines, what, language="c"):
     """Compile ``source_path`` with ``defines`` into the kernel folder (cached).
+
+    ``language="c++"`` builds against torch's C++ library (its headers, ABI and
+    ``libc10``; the cache key includes torch's version), without ``-march``.
 
     Returns
     -------
@@ -147,20 +171,31 @@ def _build_library(source_path, stem, defines, what):
     if os.name != "posix":
         raise KernelUnavailable(f"compiled kernels are built on POSIX systems only, "
                                 f"not on {platform.system()}")
-    command = find_compiler()
+    variable, names = COMPILERS[language]
+    command = find_compiler(language)
     if command is None:
-        hint = "set CC to a C compiler" if os.environ.get("CC") else "install gcc or clang"
-        raise KernelUnavailable(f"no C compiler found (CC, cc, gcc, clang); {hint}")
+        hint = (f"set {variable} to a {language.upper()} compiler" if os.environ.get(variable)
+                else "install gcc or clang" if language == "c" else "install g++ or clang++")
+        raise KernelUnavailable(f"no {language.upper()} compiler found "
+                                f"({', '.join((variable, *names))}); {hint}")
     version = _compiler_version(command)
+    if language == "c++":
+        include, link = _torch_flags()
+        base, archs, openmp = (*CXX_FLAGS, *include), ((),), ()
+        linked = f"torch {torch.__version__}"
+    else:
+        base, archs, link = BASE_FLAGS, ARCH_FLAGS, ()
+        openmp = ("-fopenmp",) if _process_libgomp() else ()
+        linked = ""
     try:
         source = source_path.read_bytes()
     except OSError as err:
         raise KernelUnavailable(f"the kernel's source {source_path} cannot be read ({err}): "
                                 f"a broken installation; reinstall mne-m2s") from err
-    openmp = ("-fopenmp",) if _process_libgomp() else ()
     key = hashlib.sha256()
-    for part in (source, repr(BASE_FLAGS + openmp).encode(), " ".join(command).encode(),
-                 version.encode(), _cpu_fingerprint().encode(), repr(defines).encode()):
+    for part in (source, repr(base + openmp + link).encode(), " ".join(command).encode(),
+                 version.encode(), _cpu_fingerprint().encode(), repr(defines).encode(),
+                 linked.encode()):
         key.update(part)
         key.update(b"\0")
     folder = kernel_dir()
@@ -176,8 +211,9 @@ def _build_library(source_path, stem, defines, what):
                                 f"MNE_M2S_CACHE_DIR to a writable folder") from err
     errors = []
     try:
-        for arch in ARCH_FLAGS:
-            args = [*command, *BASE_FLAGS, *arch, *openmp, *defines, str(source_path), "-o", tmp]
+        for arch in archs:
+            args = [*command, *base, *arch, *openmp, *defines, str(source_path), "-o", tmp,
+                    *link]
             try:
                 result = _run(args)
             except (OSError, subprocess.SubprocessError) as err:

@@ -11,61 +11,12 @@ import platform
 import sys
 from importlib import metadata
 
-#: Shared libraries that replace the C library's ``malloc`` when preloaded.
-_ALLOCATORS = (("jemalloc", "libjemalloc"), ("tcmalloc", "libtcmalloc"),
-               ("mimalloc", "libmimalloc"))
+from ._malloc import memory_allocator
 
 #: Packages whose versions :func:`sys_info` reports (read from their metadata:
 #: nothing is imported for it).
 _PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "mne", "skorch", "torch",
              "torchaudio", "braindecode", "moabb", "matplotlib", "safetensors")
-
-
-def memory_allocator():
-    """Name the ``malloc`` implementation the running process uses.
-
-    The library that provides the process's ``malloc`` symbol is found from
-    the symbol's address and the process's memory map (Linux
-    ``/proc/self/maps``). A jemalloc, tcmalloc or mimalloc library preloaded
-    with ``LD_PRELOAD`` provides it for every CPU tensor; otherwise on Linux
-    it is glibc's. A copy of one of those libraries that a package loads for
-    its own use does not count. It matters on the CPU: in the benchmark in
-    :doc:`/performance`, glibc holds about 250 MB more at the peak of a
-    pre-training step than tcmalloc or jemalloc.
-
-    Returns
-    -------
-    name : str
-        ``"jemalloc"``, ``"tcmalloc"``, ``"mimalloc"`` or ``"glibc"``; another
-        library's file name when it provides ``malloc`` (e.g. musl's loader);
-        ``"system"`` where the library cannot be told (no ``/proc``: macOS,
-        Windows).
-    """
-    try:
-        import ctypes
-
-        address = ctypes.cast(ctypes.CDLL(None).malloc, ctypes.c_void_p).value
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fid:
-            lines = fid.readlines()
-    except (OSError, AttributeError, TypeError):
-        return "system"
-    return _allocator_at(lines, address)
-
-
-def _allocator_at(lines, address):
-    """Classify the library mapped at ``address`` in ``/proc/<pid>/maps`` lines."""
-    for line in lines:
-        fields = line.split(maxsplit=5)
-        if len(fields) < 6 or "-" not in fields[0]:
-            continue
-        lo, hi = (int(v, 16) for v in fields[0].split("-"))
-        if lo <= address < hi:
-            name = os.path.basename(fields[5].strip())
-            for allocator, stem in _ALLOCATORS:
-                if name.startswith(stem):
-                    return allocator
-            return "glibc" if name.startswith("libc.so") or name.startswith("libc-") else name
-    return "system"
 
 
 def _cpu_name():
@@ -108,14 +59,17 @@ def _torch_lines():
 
 def _kernel_lines():
     """The CPU kernels of STS attention (at the SEED shape), dropout and float32
-    linear layers (see :func:`set_cpu_kernels`)."""
+    linear layers, and the allocator of CPU pre-training steps (see
+    :func:`set_cpu_kernels`)."""
+    from ..nn._allocator import allocator_status
     from ..nn._dropout import dropout_status
     from ..nn._linear import linear_status
     from ..nn._native import kernel_status
 
     rows = []
     for name, status in (("STS kernel (CPU)", kernel_status), ("Dropout (CPU)", dropout_status),
-                         ("Linear float32 (CPU)", linear_status)):
+                         ("Linear float32 (CPU)", linear_status),
+                         ("Allocator (CPU pre-training)", allocator_status)):
         try:
             rows.append((name, status()))
         except ValueError as err:  # a malformed MNE_M2S_CPU_KERNELS
