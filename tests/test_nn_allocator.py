@@ -282,3 +282,20 @@ def test_not_used_where_malloc_keeps_large_blocks(monkeypatch, kernel_setting, c
         set_cpu_kernels("compiled")  # used anyway
         with caching_allocator() as active:
             assert active
+
+
+@needs_cxx
+def test_pretraining_uses_the_cache_and_unmaps_it_at_the_end(kernel_setting):
+    from mne_m2s import M2SClassifier
+
+    set_cpu_kernels("compiled")
+    load_allocator()
+    before = allocator_stats()
+    rng = np.random.default_rng(0)
+    data = {"eeg": rng.standard_normal((256, 5, 62, 5), dtype=np.float32),
+            "eye": rng.standard_normal((256, 5, 33), dtype=np.float32)}
+    M2SClassifier(pretrain_max_epochs=1, pretrain_batch_size=128, device="cpu",
+                  random_state=0).pretrain(data)
+    after = allocator_stats()
+    assert after["hits"] + after["misses"] > before["hits"] + before["misses"]
+    assert after["cached"] == 0 and after["active"] == 0

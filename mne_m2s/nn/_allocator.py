@@ -180,7 +180,11 @@ def caching_allocator(enabled=True):
 
 
 def release_cached_memory():
-    """Unmap the cached blocks (no-op when the allocator was never loaded)."""
+    """Unmap the cached blocks (no-op when the allocator was never loaded).
+
+    Blocks still held by tensors are unmapped when they are freed, until the
+    next step activates the cache again.
+    """
     library = _library
     if isinstance(library, _AllocatorLibrary):
         library.release()

@@ -21,7 +21,9 @@
    to free its blocks; while not active it passes every request to the
    allocator it replaced (no cache). Every block freed through it is looked up
    (a hash map): its own are cached, others go to the replaced allocator's
-   deleter. The state is never destroyed (blocks may be freed at exit). */
+   deleter. m2s_allocator_release (end of pre-training) unmaps the cache, and
+   blocks freed after it until the next activation. The state is never
+   destroyed (blocks may be freed at exit). */
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
@@ -50,6 +52,7 @@ struct State {
   std::unordered_map<void*, size_t> in_use;  // blocks held by tensors: base -> size
   size_t mapped = 0, cached = 0, high_water = 0, peak_mapped = 0;
   uint64_t stamp = 0, hits = 0, misses = 0, evictions = 0, failures = 0;
+  bool draining = false;  // released and not active since: unmap freed blocks
 };
 
 State& state() {
@@ -123,8 +126,12 @@ void delete_block(void* data) {
     std::lock_guard<std::mutex> lock(s.mu);
     auto it = s.in_use.find(data);
     if (it != s.in_use.end()) {
-      s.cache.emplace(it->second, Cached{static_cast<char*>(data), ++s.stamp});
-      s.cached += it->second;
+      if (s.draining) {
+        unmap(s, static_cast<char*>(data), it->second);
+      } else {
+        s.cache.emplace(it->second, Cached{static_cast<char*>(data), ++s.stamp});
+        s.cached += it->second;
+      }
       s.in_use.erase(it);
       data = nullptr;
     }
@@ -162,7 +169,8 @@ class CachingCPUAllocator final : public c10::Allocator {
   }
 };
 
-CachingCPUAllocator g_allocator;
+// never destroyed: torch may free blocks through it while the process exits
+CachingCPUAllocator* const g_allocator = new CachingCPUAllocator();
 
 }  // namespace
 
@@ -172,17 +180,22 @@ CachingCPUAllocator g_allocator;
 extern "C" int m2s_allocator_activate(size_t threshold) {
   std::lock_guard<std::mutex> lock(g_install_mu);
   c10::Allocator* current = c10::GetCPUAllocator();
-  if (current != &g_allocator) {
+  if (current != g_allocator) {
     if (g_prev != nullptr) return -2;
     g_prev = current;
-    c10::SetCPUAllocator(&g_allocator, 0);
-    if (c10::GetCPUAllocator() != &g_allocator) {
+    c10::SetCPUAllocator(g_allocator, 0);
+    if (c10::GetCPUAllocator() != g_allocator) {
       g_prev = nullptr;
       return -1;
     }
   }
   g_threshold.store(threshold);
   g_active.fetch_add(1);
+  {
+    State& s = state();
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.draining = false;
+  }
   return 0;
 }
 
@@ -191,12 +204,14 @@ extern "C" void m2s_allocator_deactivate(void) {
   if (g_active.load() > 0) g_active.fetch_sub(1);
 }
 
-/* Unmap the cached blocks and reset the high-water mark to the bytes in use. */
+/* Unmap the cached blocks, and the blocks in use as they are freed until the
+   next activation; reset the high-water mark to the bytes in use. */
 extern "C" void m2s_allocator_release(void) {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
   release_cache(s);
   s.high_water = s.mapped;
+  s.draining = g_active.load() == 0;
 }
 
 /* mapped, cached, in use, high-water mark, peak mapped (bytes); hits, misses,
@@ -214,5 +229,5 @@ extern "C" void m2s_allocator_stats(uint64_t* out) {
   out[7] = s.evictions;
   out[8] = s.failures;
   out[9] = uint64_t(std::max(0, g_active.load()));
-  out[10] = c10::GetCPUAllocator() == &g_allocator ? 1 : 0;
+  out[10] = c10::GetCPUAllocator() == g_allocator ? 1 : 0;
 }

@@ -37,10 +37,23 @@ def set_cpu_kernels(kind):
       the fly and regenerated in the backward pass, so neither random words
       nor masks are stored.
 
+    The same setting governs two more things that speed CPU pre-training up:
+    float32 linear layers on oneDNN's product (instead of the BLAS that
+    :func:`torch.nn.functional.linear` calls), and a caching allocator for
+    the large CPU blocks of pre-training steps (C++ built against torch's
+    ``libc10`` with the C++ compiler, ``CXX``, else ``c++``, ``g++`` or
+    ``clang++``). The allocator keeps the blocks whole and reuses them from
+    step to step, where glibc's ``malloc`` lets its heap grow about 170 MB
+    beyond the bytes in use and faults pages back; it is not used under
+    ``"auto"`` when tcmalloc, jemalloc or mimalloc provides ``malloc``
+    (:func:`~mne_m2s.utils.memory_allocator`), and its cache is unmapped
+    when pre-training ends.
+
     See :doc:`/performance` for the figures. The values:
 
-    * ``"compiled"`` — use them; without a compiler, or for inputs they do
-      not handle (for example float64), raise an error that says why;
+    * ``"compiled"`` — use them (and the caching allocator, whatever the
+      ``malloc``); without a compiler, or for inputs they do not handle (for
+      example float64), raise an error that says why;
     * ``"torch"`` — PyTorch operations only; needs nothing else;
     * ``"auto"`` (default) — the compiled kernels where they can run, else
       PyTorch; the reason is logged once at the INFO level and shown by
