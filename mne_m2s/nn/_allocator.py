@@ -106,13 +106,9 @@ def load_allocator():
     with _lock:
         if _library is None:
             try:
-                path, compiler = _native._build_library(
-                    SOURCE, "cpu_allocator", (), "the caching CPU allocator", language="c++")
-                try:
-                    _library = _AllocatorLibrary(path, compiler)
-                except OSError as err:
-                    raise _native.KernelUnavailable(
-                        f"cannot load the compiled caching CPU allocator {path}: {err}") from err
+                _library = _native._open_library(SOURCE, "cpu_allocator", (),
+                                                 "the caching CPU allocator", _AllocatorLibrary,
+                                                 language="c++")
             except _native.KernelUnavailable as err:
                 _library = err
         library = _library

@@ -98,12 +98,8 @@ def load_dropout_kernel():
     if kernel is not None:
         return kernel
     try:
-        path, compiler = _native._build_library(SOURCE, "dropout", (), "the dropout kernel")
-        try:
-            kernel = _DropoutLibrary(path, compiler)
-        except OSError as err:
-            raise _native.KernelUnavailable(
-                f"cannot load the compiled dropout kernel {path}: {err}") from err
+        kernel = _native._open_library(SOURCE, "dropout", (), "the dropout kernel",
+                                       _DropoutLibrary)
     except _native.KernelUnavailable as err:
         kernel = err
     with _native._lock:

@@ -141,21 +141,6 @@ def kernel_dir():
     return default_cache_dir() / "kernels"
 
 
-def _build(shape):
-    """The compiled STS library for ``shape = (C, B, H)``, compiling it if needed.
-
-    Returns
-    -------
-    path : Path
-    compiler : str
-        The compiler's version line.
-    """
-    c, b, h = shape
-    return _build_library(SOURCE, f"sts_c{c}_b{b}_h{h}",
-                          (f"-DSTS_C={c}", f"-DSTS_B={b}", f"-DSTS_H={h}"),
-                          f"the STS attention kernel for C={c}, B={b}, H={h}")
-
-
 def _build_library(source_path, stem, defines, what, language="c"):
     """Compile ``source_path`` with ``defines`` into the kernel folder (cached).
 
@@ -227,6 +212,21 @@ def _build_library(source_path, stem, defines, what, language="c"):
     finally:
         Path(tmp).unlink(missing_ok=True)
     raise KernelUnavailable(f"compiling {what} with {version} failed:\n" + "\n".join(errors))
+
+
+def _open_library(source_path, stem, defines, what, wrap, language="c"):
+    """Build (or find cached) and load a library: ``wrap(path, compiler)``.
+
+    Raises
+    ------
+    KernelUnavailable
+        When it cannot be built or loaded (the message says why).
+    """
+    path, compiler = _build_library(source_path, stem, defines, what, language)
+    try:
+        return wrap(path, compiler)
+    except OSError as err:
+        raise KernelUnavailable(f"cannot load {what} ({path}): {err}") from err
 
 
 def _split_run(fn, n, threads, args, parts=()):
@@ -314,12 +314,12 @@ def load_kernel(shape):
         raise kernel
     if kernel is not None:
         return kernel
+    c, b, h = shape
     try:
-        path, compiler = _build(shape)
-        try:
-            kernel = _Library(path, shape, compiler)
-        except OSError as err:
-            raise KernelUnavailable(f"cannot load the compiled STS kernel {path}: {err}") from err
+        kernel = _open_library(SOURCE, f"sts_c{c}_b{b}_h{h}",
+                               (f"-DSTS_C={c}", f"-DSTS_B={b}", f"-DSTS_H={h}"),
+                               f"the STS attention kernel for C={c}, B={b}, H={h}",
+                               lambda path, compiler: _Library(path, shape, compiler))
     except KernelUnavailable as err:
         kernel = err
     with _lock:
