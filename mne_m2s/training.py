@@ -135,7 +135,9 @@ def _cpu_step(step):
 
     @functools.wraps(step)
     def wrapper(self, batch, **fit_params):
-        with caching_allocator(enabled=torch.device(self.device).type == "cpu"):
+        # device None: skorch leaves tensors where they are (the CPU by default)
+        cpu = self.device is None or torch.device(self.device).type == "cpu"
+        with caching_allocator(enabled=cpu):
             return step(self, batch, **fit_params)
 
     return wrapper
@@ -165,6 +167,11 @@ class M2SPretrainer(NeuralNet):
     5. backward pass of the weighted loss;
     6. :meth:`reduce_gradients` (identity here), then one step of the main
        optimiser.
+
+    On the CPU, steps and validation steps take their large blocks from the
+    caching allocator of :mod:`mne_m2s.nn._allocator` (see
+    :func:`mne_m2s.utils.set_cpu_kernels`); its cache is unmapped when
+    training ends.
 
     Parameters
     ----------

@@ -56,7 +56,7 @@ _logged = set()
 
 
 class KernelUnavailable(RuntimeError):
-    """The compiled STS kernel cannot run here (the message says why)."""
+    """A compiled library (kernel, caching allocator) cannot run here (the message says why)."""
 
 
 #: Per language: the variable naming the compiler, then the commands tried.
