@@ -18,8 +18,10 @@ Figures:
   (memory the allocator handed back to the system and took again: costly in
   virtual machines);
 * ``allocator`` — the process's ``malloc`` (:func:`mne_m2s.utils.memory_allocator`):
-  glibc's, or jemalloc / tcmalloc when preloaded. It moves the peak by about
-  250 MB (see the documentation's "Speed and memory on the CPU" page);
+  glibc's, or jemalloc / tcmalloc when preloaded. With the caching allocator
+  the float32 peak is about 30 MB above tcmalloc's with glibc, 160 MB above
+  without it (``--no-cache``; see the documentation's "Speed and memory on the
+  CPU" page);
 * ``sts_layer_ms`` — median milliseconds of one STS attention layer, forward
   and backward, at batch 512 x 5 windows of 62 x 5;
 * ``cpu_allocator`` — the allocator of the steps' large CPU blocks: the

@@ -38,7 +38,7 @@ import threading
 from pathlib import Path
 
 from ..utils._kernels import get_cpu_kernels
-from ..utils._malloc import memory_allocator
+from ..utils._malloc import _ALLOCATORS, memory_allocator
 from . import _native
 
 SOURCE = Path(__file__).with_name("_cpu_allocator.cpp")
@@ -47,8 +47,9 @@ THRESHOLD = 1 << 20
 #: Fields of :func:`allocator_stats`, in the order the library writes them.
 STATS = ("mapped", "cached", "in_use", "high_water", "peak_mapped", "hits", "misses",
          "evictions", "failures", "active", "installed")
-#: ``malloc`` implementations that keep large blocks themselves (no cache under "auto").
-CACHING_MALLOCS = ("jemalloc", "tcmalloc", "mimalloc")
+#: ``malloc`` implementations that keep large blocks themselves (no cache under "auto"):
+#: the preloadable ones :func:`~mne_m2s.utils.memory_allocator` recognises.
+CACHING_MALLOCS = tuple(name for name, _ in _ALLOCATORS)
 _lock = threading.Lock()
 _malloc = []  # the process's malloc, looked up once
 #: The loaded library, or why it cannot run (one per process: a second copy
