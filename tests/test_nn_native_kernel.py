@@ -69,6 +69,35 @@ def test_compiled_matches_float64_reference(n, c, b, h, threads, kernel_setting)
 
 
 @needs_cc
+@pytest.mark.parametrize("scale", [0.3, 300.0])
+def test_portable_build_matches_float64_reference(scale, fresh_kernels, kernel_setting):
+    """The portable variant (no AVX-512 instructions, as on machines without
+    them) computes the same function as the default build, saturated scores
+    included."""
+    shape = (62, 5, 4)
+    defines = tuple(f"-DSTS_{k}={v}" for k, v in zip("CBH", shape, strict=True))
+    portable = _native._open_library(
+        _native.SOURCE, "sts_portable", (*defines, "-DSTS_PORTABLE"), "the portable STS kernel",
+        lambda path, compiler: _native._Library(path, shape, compiler))
+    default = load_kernel(shape)
+    assert portable.path != default.path
+    xq, xk, a, m = (t.detach() for t in _inputs(40, *shape, seed=3, scale=scale))
+    grad = torch.randn(40, 62, 5, generator=torch.Generator().manual_seed(4))
+    want = _value_and_grads(
+        folded_sts_core, [t.double().requires_grad_() for t in (xq, xk, a, m)], grad.double()
+    )
+    torch32 = _value_and_grads(folded_sts_core, [t.requires_grad_() for t in (xq, xk, a, m)],
+                               grad)
+    for kernel in (portable, default):
+        out, stats = kernel.forward(xq, xk, a, m, save=True)
+        got = [out, *kernel.backward(xq, xk, a, m, grad, stats)]
+        for name, g, t, w in zip(("out", "dxq", "dxk", "da", "dm"), got, torch32, want,
+                                 strict=True):
+            assert torch.isfinite(g).all(), name
+            assert _max_rel(g, w) <= max(2e-6, 3 * _max_rel(t, w) + 1e-6), name
+
+
+@needs_cc
 def test_compiled_large_scores_stay_finite_and_accurate(kernel_setting):
     """Scores of ~1e3 (base-2 exponents far below -126): no overflow, NaN or subnormal,
     and float32 errors (against float64) of the PyTorch kernel's size: a saturated
