@@ -47,7 +47,7 @@ def _median_time(fn, repeats, sync):
 
 def _step_time(device, precision, steps, sync):
     from mne_m2s.nn.m2s import M2SNetwork
-    from mne_m2s.training import DataParallelPretrainer, WeightedLoss
+    from mne_m2s.training import DataParallelPretrainer, WeightedLoss, fused_adam
 
     rng = np.random.default_rng(0)
     batch = {
@@ -61,6 +61,7 @@ def _step_time(device, precision, steps, sync):
         WeightedLoss(),
         optimizer=torch.optim.Adam,
         optimizer__weight_decay=1e-4,
+        optimizer__fused=fused_adam(device),  # as pretrain() does
         lr=1e-4,
         batch_size=512,
         train_split=None,

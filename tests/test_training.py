@@ -175,3 +175,39 @@ def test_loss_draws_come_from_one_seeded_generator():
     state = torch.get_rng_state()
     a.draw_loss_randomness(32, 5)
     assert torch.equal(torch.get_rng_state(), state)  # the global generator is not used
+
+
+def test_pretraining_adam_runs_fused_on_the_cpu_and_updates_as_the_default():
+    """pretrain() steps both optimisers fused on the CPU; a fused step is the
+    default Adam's step to float32 rounding."""
+    from skorch.callbacks import Callback
+
+    from mne_m2s.training import fused_adam
+
+    seen = {}
+
+    class Grab(Callback):
+        def on_train_end(self, net, **kwargs):
+            seen["main"] = [g["fused"] for g in net.optimizer_.param_groups]
+            seen["mi"] = [g["fused"] for g in net.mi_optimizer_.param_groups]
+            seen["steps"] = [s["step"] for s in net.optimizer_.state.values()]
+
+    M2SClassifier(**TINY, pretrain_callbacks=[("grab", Grab())]).pretrain(_data())
+    assert seen["main"] == [True] and seen["mi"] == [True]
+    assert all(float(s) == 4 for s in seen["steps"])  # 2 epochs of 2 batches, all stepped
+    assert fused_adam("cpu") is True and fused_adam("meta") is None
+
+    gen = torch.Generator().manual_seed(0)
+    params = {f: [torch.randn(7, 5, generator=gen).requires_grad_()] for f in (True, False)}
+    params[False][0].data.copy_(params[True][0].data)
+    start = params[True][0].detach().clone()
+    opts = {f: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-4, fused=f or None)
+            for f, p in params.items()}
+    for _ in range(5):
+        grad = torch.randn(7, 5, generator=gen)
+        for f, opt in opts.items():
+            params[f][0].grad = grad.clone()
+            opt.step()
+    got, want = params[True][0].detach(), params[False][0].detach()
+    assert (got - start).abs().min() > 1e-3  # every entry moved
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
