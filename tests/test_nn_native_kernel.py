@@ -77,7 +77,7 @@ def test_portable_build_matches_float64_reference(scale, fresh_kernels, kernel_s
     shape = (62, 5, 4)
     defines = tuple(f"-DSTS_{k}={v}" for k, v in zip("CBH", shape, strict=True))
     portable = _native._open_library(
-        _native.SOURCE, "sts_portable", (*defines, "-DSTS_PORTABLE"), "the portable STS kernel",
+        _native.SOURCE, "sts_portable", (*defines, "-DM2S_PORTABLE"), "the portable STS kernel",
         lambda path, compiler: _native._Library(path, shape, compiler))
     default = load_kernel(shape)
     assert portable.path != default.path
@@ -160,9 +160,12 @@ def test_encoder_same_function_with_either_kernel(kernel_setting, monkeypatch):
     enc = EREncoder(310, 32, n_bands=5, n_layers=2, ffn_dim=64, head_dim=8).train()
     x = torch.randn(16, 5, 62, 5, generator=torch.Generator().manual_seed(1))
     results = {}
+    set_cpu_kernels("compiled")
+    compiled_for = _native.kernel_for
     for kind in ("torch", "compiled"):
         # only the STS kernel switches: dropout draws the same masks in both runs
-        monkeypatch.setattr(_native, "get_cpu_kernels", lambda kind=kind: kind)
+        monkeypatch.setattr(_native, "kernel_for",
+                            compiled_for if kind == "compiled" else lambda xq, a: None)
         torch.manual_seed(7)  # the same dropout masks
         enc.zero_grad()
         out = enc(x)
@@ -215,7 +218,8 @@ def test_no_compiler_auto_falls_back_and_compiled_raises(monkeypatch, fresh_kern
         mne_m2s.utils.logger.removeHandler(handler)
     assert torch.equal(out, folded_sts_core(*inputs))
     log = records.getvalue()
-    assert log.count("PyTorch CPU kernel") == 1 and "no C compiler found" in log
+    assert log.count("The STS attention uses PyTorch operations") == 1
+    assert "no C compiler found" in log
     set_cpu_kernels("compiled")
     with pytest.raises(KernelUnavailable, match=r"set_cpu_kernels\('compiled'\).*no C compiler"):
         sts_core_cpu(*inputs)
@@ -309,8 +313,8 @@ def test_sys_info_names_the_kernel(kernel_setting):
     out = io.StringIO()
     mne_m2s.sys_info(fid=out)
     rows = dict(line.split(":", 1) for line in out.getvalue().splitlines())
-    for name in ("STS kernel (CPU)", "Dropout (CPU)", "Linear float32 (CPU)",
-                 "Allocator (CPU pre-training)"):
+    for name in ("STS kernel (CPU)", "Dropout (CPU)", "CLUB log-likelihood (CPU)",
+                 "Linear float32 (CPU)", "Allocator (CPU pre-training)"):
         assert rows[name].strip() == "torch (set_cpu_kernels('torch'))"
     set_cpu_kernels("auto")
     out = io.StringIO()
@@ -320,6 +324,7 @@ def test_sys_info_names_the_kernel(kernel_setting):
     if find_compiler() is not None:
         assert rows["STS kernel (CPU)"].startswith("compiled (")
         assert rows["Dropout (CPU)"].startswith("compiled (")
+        assert rows["CLUB log-likelihood (CPU)"].startswith("compiled (")
     if find_compiler("c++") is not None:
         assert rows["Allocator (CPU pre-training)"].startswith("caching, blocks >= 1 MiB (")
     if torch.backends.mkldnn.is_available():

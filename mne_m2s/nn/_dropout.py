@@ -24,7 +24,6 @@ from pathlib import Path
 
 import torch
 
-from ..utils._kernels import get_cpu_kernels
 from . import _linear, _native
 from ._kernels import Dropout as _TorchDropout
 from ._kernels import (
@@ -91,65 +90,24 @@ def load_dropout_kernel():
     KernelUnavailable
         When it cannot be built or loaded here (the message says why).
     """
-    with _native._lock:
-        kernel = _native._libraries.get(_KEY)
-    if isinstance(kernel, _native.KernelUnavailable):
-        raise kernel
-    if kernel is not None:
-        return kernel
-    try:
-        kernel = _native._open_library(SOURCE, "dropout", (), "the dropout kernel",
-                                       _DropoutLibrary)
-    except _native.KernelUnavailable as err:
-        kernel = err
-    with _native._lock:
-        _native._libraries[_KEY] = kernel
-    if isinstance(kernel, _native.KernelUnavailable):
-        raise kernel
-    return kernel
+    return _native.cached_library(_KEY, lambda: _native._open_library(
+        SOURCE, "dropout", (), "the dropout kernel", _DropoutLibrary))
 
 
 def dropout_kernel_for(x):
     """The compiled dropout kernel for the CPU tensor ``x`` under the current setting, or None.
 
-    None means PyTorch operations: setting ``"torch"``, or ``"auto"`` where the
-    compiled kernel cannot run (logged once). Setting ``"compiled"`` raises
-    :class:`~mne_m2s.nn._native.KernelUnavailable` instead.
+    None means PyTorch operations (see :func:`mne_m2s.nn._native.choose_kernel`).
     """
-    kind = get_cpu_kernels()
-    if kind == "torch":
-        return None
     reason = None
     if x.dtype not in (torch.float32, torch.bfloat16):
         reason = f"it computes float32 and bfloat16 tensors, got {x.dtype}"
-    else:
-        try:
-            return load_dropout_kernel()
-        except _native.KernelUnavailable as err:
-            reason = str(err)
-    if kind == "compiled":
-        raise _native.KernelUnavailable(
-            f"set_cpu_kernels('compiled') (or MNE_M2S_CPU_KERNELS=compiled) cannot be "
-            f"honoured for dropout: {reason}. Use set_cpu_kernels('auto') or 'torch' to "
-            f"compute dropout with PyTorch operations."
-        )
-    _native._log_once(f"Dropout uses PyTorch operations on the CPU: the compiled kernel is "
-                      f"unavailable ({reason})")
-    return None
+    return _native.choose_kernel("dropout", load_dropout_kernel, reason)
 
 
 def dropout_status():
     """One line for :func:`mne_m2s.sys_info`: the CPU dropout that runs."""
-    kind = get_cpu_kernels()
-    if kind == "torch":
-        return "torch (set_cpu_kernels('torch'))"
-    try:
-        kernel = load_dropout_kernel()
-    except _native.KernelUnavailable as err:
-        first = str(err).splitlines()[0]
-        return f"torch ({first})" if kind == "auto" else f"unavailable: {first}"
-    threads = "OpenMP" if kernel.openmp else "Python threads"
-    return f"compiled ({kernel.compiler}, {threads})"
+    return _native.kernel_line(load_dropout_kernel)
 
 
 def _seed():

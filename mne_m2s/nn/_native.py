@@ -22,6 +22,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -141,6 +142,30 @@ def kernel_dir():
     return default_cache_dir() / "kernels"
 
 
+def _source_parts(source_path):
+    """The bytes of ``source_path`` and of the local headers it includes (``#include "..."``).
+
+    All of them enter the library's cache key, so an edited header rebuilds
+    every kernel that includes it.
+    """
+    parts, todo, seen = [], [source_path], set()
+    while todo:
+        path = todo.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            text = path.read_bytes()
+        except OSError as err:
+            kind = "source" if path == source_path else f"header (included by {source_path.name})"
+            raise KernelUnavailable(f"the kernel's {kind} {path} cannot be read ({err}): "
+                                    f"a broken installation; reinstall mne-m2s") from err
+        parts.append(text)
+        todo.extend(path.with_name(name.decode())
+                    for name in re.findall(rb'^\s*#\s*include\s+"([^"]+)"', text, re.MULTILINE))
+    return parts
+
+
 def _build_library(source_path, stem, defines, what, language="c"):
     """Compile ``source_path`` with ``defines`` into the kernel folder (cached).
 
@@ -172,13 +197,9 @@ def _build_library(source_path, stem, defines, what, language="c"):
         base, archs, link = BASE_FLAGS, ARCH_FLAGS, ()
         openmp = ("-fopenmp",) if _process_libgomp() else ()
         linked = ""
-    try:
-        source = source_path.read_bytes()
-    except OSError as err:
-        raise KernelUnavailable(f"the kernel's source {source_path} cannot be read ({err}): "
-                                f"a broken installation; reinstall mne-m2s") from err
     key = hashlib.sha256()
-    for part in (source, repr(base + openmp + link).encode(), " ".join(command).encode(),
+    for part in (*_source_parts(source_path), repr(base + openmp + link).encode(),
+                 " ".join(command).encode(),
                  version.encode(), _cpu_fingerprint().encode(), repr(defines).encode(),
                  linked.encode()):
         key.update(part)
@@ -307,26 +328,80 @@ def load_kernel(shape):
     KernelUnavailable
         When it cannot be built or loaded here (the message says why).
     """
-    shape = tuple(int(s) for s in shape)
+    c, b, h = shape = tuple(int(s) for s in shape)
+    return cached_library(shape, lambda: _open_library(
+        SOURCE, f"sts_c{c}_b{b}_h{h}", (f"-DSTS_C={c}", f"-DSTS_B={b}", f"-DSTS_H={h}"),
+        f"the STS attention kernel for C={c}, B={b}, H={h}",
+        lambda path, compiler: _Library(path, shape, compiler)))
+
+
+def cached_library(key, opener):
+    """The library held under ``key`` in this process: ``opener()`` on first use.
+
+    A failure (:class:`KernelUnavailable`) is held too and raised again on
+    later calls, without another build.
+    """
     with _lock:
-        kernel = _libraries.get(shape)
-    if isinstance(kernel, KernelUnavailable):
-        raise kernel
-    if kernel is not None:
-        return kernel
-    c, b, h = shape
+        library = _libraries.get(key)
+    if library is None:
+        try:
+            library = opener()
+        except KernelUnavailable as err:
+            library = err
+        with _lock:
+            library = _libraries.setdefault(key, library)
+    if isinstance(library, KernelUnavailable):
+        raise library
+    return library
+
+
+def choose_kernel(feature, load, reason=None):
+    """The compiled kernel computing ``feature`` under the current setting, or None.
+
+    None means PyTorch operations: setting ``"torch"``, or ``"auto"`` where the
+    compiled kernel cannot run (logged once). Setting ``"compiled"`` raises
+    :class:`KernelUnavailable` instead.
+
+    Parameters
+    ----------
+    feature : str
+        What the kernel computes, for the messages ("the STS attention").
+    load : callable
+        Returns the kernel or raises :class:`KernelUnavailable`.
+    reason : str | None
+        Why these inputs cannot use the kernel (None: they can).
+    """
+    kind = get_cpu_kernels()
+    if kind == "torch":
+        return None
+    if reason is None:
+        try:
+            return load()
+        except KernelUnavailable as err:
+            reason = str(err)
+    if kind == "compiled":
+        raise KernelUnavailable(
+            f"set_cpu_kernels('compiled') (or MNE_M2S_CPU_KERNELS=compiled) cannot be honoured "
+            f"for {feature}: {reason}. Use set_cpu_kernels('auto') or 'torch' to compute "
+            f"{feature} with PyTorch operations."
+        )
+    _log_once(f"{feature[:1].upper()}{feature[1:]} uses PyTorch operations on the CPU: the "
+              f"compiled kernel is unavailable ({reason})")
+    return None
+
+
+def kernel_line(load):
+    """One line for :func:`mne_m2s.sys_info`: the compiled kernel ``load()`` gives, or why not."""
+    kind = get_cpu_kernels()
+    if kind == "torch":
+        return "torch (set_cpu_kernels('torch'))"
     try:
-        kernel = _open_library(SOURCE, f"sts_c{c}_b{b}_h{h}",
-                               (f"-DSTS_C={c}", f"-DSTS_B={b}", f"-DSTS_H={h}"),
-                               f"the STS attention kernel for C={c}, B={b}, H={h}",
-                               lambda path, compiler: _Library(path, shape, compiler))
+        kernel = load()
     except KernelUnavailable as err:
-        kernel = err
-    with _lock:
-        _libraries[shape] = kernel
-    if isinstance(kernel, KernelUnavailable):
-        raise kernel
-    return kernel
+        first = str(err).splitlines()[0]
+        return f"torch ({first})" if kind == "auto" else f"unavailable: {first}"
+    threads = "OpenMP" if kernel.openmp else "Python threads"
+    return f"compiled ({kernel.compiler}, {threads})"
 
 
 def _unsupported(xq, a):
@@ -355,42 +430,16 @@ def _log_once(message):
 def kernel_for(xq, a):
     """The compiled kernel to use for these inputs under the current setting, or None.
 
-    None means the PyTorch kernel: setting ``"torch"``, or ``"auto"`` where the
-    compiled one cannot run (logged once). Setting ``"compiled"`` raises
-    :class:`KernelUnavailable` instead.
+    None means the PyTorch kernel (see :func:`choose_kernel`).
     """
-    kind = get_cpu_kernels()
-    if kind == "torch":
-        return None
-    reason = _unsupported(xq, a)
-    if reason is None:
-        try:
-            return load_kernel((xq.shape[1], xq.shape[2], a.shape[0]))
-        except KernelUnavailable as err:
-            reason = str(err)
-    if kind == "compiled":
-        raise KernelUnavailable(
-            f"set_cpu_kernels('compiled') (or MNE_M2S_CPU_KERNELS=compiled) cannot be honoured: "
-            f"{reason}. Use set_cpu_kernels('auto') or 'torch' to compute the STS attention "
-            f"with PyTorch operations."
-        )
-    _log_once(f"STS attention uses the PyTorch CPU kernel: the compiled one is unavailable "
-              f"({reason})")
-    return None
+    return choose_kernel("the STS attention",
+                         lambda: load_kernel((xq.shape[1], xq.shape[2], a.shape[0])),
+                         _unsupported(xq, a))
 
 
 def kernel_status(shape=(62, 5, 4)):
     """One line for :func:`mne_m2s.sys_info`: the CPU STS kernel that runs for ``shape``."""
-    kind = get_cpu_kernels()
-    if kind == "torch":
-        return "torch (set_cpu_kernels('torch'))"
-    try:
-        kernel = load_kernel(shape)
-    except KernelUnavailable as err:
-        first = str(err).splitlines()[0]
-        return f"torch ({first})" if kind == "auto" else f"unavailable: {first}"
-    threads = "OpenMP" if kernel.openmp else "Python threads"
-    return f"compiled ({kernel.compiler}, {threads})"
+    return kernel_line(lambda: load_kernel(shape))
 
 
 class CompiledSTSCore(torch.autograd.Function):

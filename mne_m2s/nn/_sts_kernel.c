@@ -11,11 +11,8 @@
    Sizes are compile-time constants (-DSTS_C=... -DSTS_B=... -DSTS_H=...):
    the module compiles one library per shape. Queries are padded to a
    multiple of 16 (padded lanes hold zeros and are never written out).
-   Written with GCC/Clang vector extensions (vf: 16 floats), which the
-   compiler maps onto the machine's widest vectors (-march=native); with
-   AVX-512 the exponential, maximum and horizontal sums use its instructions
-   directly (rounding, vscalefps, reductions), elsewhere portable code of
-   the same polynomial.
+   Vector arithmetic from _vecmath.h (16-float vectors; AVX-512
+   instructions where the target has them).
    No -ffast-math: the only relaxations are -fno-math-errno and
    -fno-trapping-math, and the process's floating-point state is untouched.
 
@@ -29,95 +26,13 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include "_vecmath.h"
 
 #define C STS_C
 #define B STS_B
 #define H STS_H
 #define NV (((C) + 15) / 16)
 #define CP (NV * 16)
-
-typedef float vf __attribute__((vector_size(64)));
-typedef int32_t vi __attribute__((vector_size(64)));
-/* the same vector type for memory of 4-byte alignment (tensors' storage) */
-typedef float vfu __attribute__((vector_size(64), aligned(4)));
-
-#define LOG2E 1.4426950408889634f
-#define LN2 0.6931471805599453f
-
-/* AVX-512 instructions where the target has them (-DSTS_PORTABLE: never;
-   the tests build that variant too) */
-#if defined(__AVX512F__) && !defined(STS_PORTABLE)
-#define STS_AVX512 1
-#else
-#define STS_AVX512 0
-#endif
-
-static inline vf splat(float x) { return (vf){0} + x; }
-#if STS_AVX512
-#include <immintrin.h>
-static inline vf vmax(vf x, vf y) { return (vf)_mm512_max_ps((__m512)x, (__m512)y); }
-#else
-static inline vf vmax(vf x, vf y) { vi k = x > y; return (vf)((k & (vi)x) | (~k & (vi)y)); }
-static inline vf vmin(vf x, vf y) { vi k = x < y; return (vf)((k & (vi)x) | (~k & (vi)y)); }
-#endif
-
-/* 2**x for x clamped to [-126, 127]: x = k + r with k the nearest integer,
-   2**r = e**(r ln 2) by its degree-7 Taylor polynomial (|r ln 2| <= 0.35,
-   truncation error below 6e-9 relative), 2**k through the exponent bits.
-   The lower clamp keeps results out of the slow subnormal range (the
-   arguments here, scores minus their maximum, are never above rounding of
-   0). With AVX-512 the polynomial is written in r directly (coefficients
-   ln(2)**k / k!), k comes from vrndscaleps and 2**k is applied by vscalefps,
-   which needs no upper clamp: 10 vector operations against 16. */
-#if STS_AVX512
-#define C1 0.6931471805599453f
-#define C2 0.2402265069591007f
-#define C3 0.05550410866482158f
-#define C4 0.009618129107628477f
-#define C5 0.0013333558146428443f
-#define C6 0.00015403530393381606f
-#define C7 1.525273380405984e-05f
-static inline vf exp2v(vf x) {
-    __m512 xm = _mm512_max_ps((__m512)x, _mm512_set1_ps(-126.0f));
-    __m512 k = _mm512_roundscale_ps(xm, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    vf r = (vf)_mm512_sub_ps(xm, k);
-    vf p = splat(C7);
-    p = p * r + C6;
-    p = p * r + C5;
-    p = p * r + C4;
-    p = p * r + C3;
-    p = p * r + C2;
-    p = p * r + C1;
-    p = p * r + 1.0f;
-    return (vf)_mm512_scalef_ps((__m512)p, k);
-}
-#else
-static inline vf exp2v(vf x) {
-    x = vmin(vmax(x, splat(-126.0f)), splat(127.0f));
-    vf k = (x + 12582912.0f) - 12582912.0f; /* round to nearest (1.5 * 2**23) */
-    vf f = (x - k) * LN2;
-    vf p = splat(1.0f / 5040.0f);
-    p = p * f + 1.0f / 720.0f;
-    p = p * f + 1.0f / 120.0f;
-    p = p * f + 1.0f / 24.0f;
-    p = p * f + 1.0f / 6.0f;
-    p = p * f + 0.5f;
-    p = p * f + 1.0f;
-    p = p * f + 1.0f;
-    vi bits = (__builtin_convertvector(k, vi) + 127) << 23;
-    return p * (vf)bits;
-}
-#endif
-
-#if STS_AVX512
-static inline float hsum(vf v) { return _mm512_reduce_add_ps((__m512)v); }
-#else
-static inline float hsum(vf v) {
-    float s = 0.0f;
-    for (int k = 0; k < 16; k++) s += v[k];
-    return s;
-}
-#endif
 
 /* xt[b][v] lanes: x[i][b] for i < C, 0 in the padded lanes */
 static void transpose_in(const float *restrict x, vf xt[B][NV]) {

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._club import club_log_likelihood
 from ._linear import Linear
 
 
@@ -51,6 +52,11 @@ class CLUB(nn.Module):
     def log_likelihood(self, z, u):
         """Mean over samples and windows of ``sum_dims [-(mu-u)^2/exp(logvar) - logvar] / 2``.
 
+        On the CPU in float32 the terms after the heads' last layers (tanh,
+        exp, the sums) run as one compiled kernel each way
+        (:mod:`mne_m2s.nn._club`, as :func:`mne_m2s.utils.set_cpu_kernels`
+        chooses), to float32 rounding the same function.
+
         Parameters
         ----------
         z : Tensor, shape (batch, T, z_dim)
@@ -60,8 +66,10 @@ class CLUB(nn.Module):
         -------
         loglik : Tensor, scalar
         """
-        mu, logvar = self.mu(z), self.logvar(z)
-        return ((-((mu - u) ** 2) / logvar.exp() - logvar).sum(-1) / 2).mean()
+        pre_tanh = z
+        for layer in itertools.islice(self.logvar, len(self.logvar) - 1):
+            pre_tanh = layer(pre_tanh)
+        return club_log_likelihood(self.mu(z), pre_tanh, u)
 
     def mi_upper_bound(self, z, u, perm):
         """CLUB estimate of I(z; u), the reference form.

@@ -58,16 +58,19 @@ def _torch_lines():
 
 
 def _kernel_lines():
-    """The CPU kernels of STS attention (at the SEED shape), dropout and float32
-    linear layers, and the allocator of CPU pre-training steps (see
+    """The CPU kernels of STS attention (at the SEED shape), dropout, the CLUB
+    log-likelihood and float32 linear layers, and the allocator of CPU
+    pre-training steps (see
     :func:`set_cpu_kernels`)."""
     from ..nn._allocator import allocator_status
+    from ..nn._club import club_status
     from ..nn._dropout import dropout_status
     from ..nn._linear import linear_status
     from ..nn._native import kernel_status
 
     rows = []
     for name, status in (("STS kernel (CPU)", kernel_status), ("Dropout (CPU)", dropout_status),
+                         ("CLUB log-likelihood (CPU)", club_status),
                          ("Linear float32 (CPU)", linear_status),
                          ("Allocator (CPU pre-training)", allocator_status)):
         try:
