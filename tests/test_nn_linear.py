@@ -116,6 +116,27 @@ def test_a_wrong_operator_is_not_used(monkeypatch, kernel_setting, caplog):
     assert linear_status() == "torch (oneDNN's float32 product unavailable)"
 
 
+def test_an_operator_wrong_for_strided_weights_is_not_used(monkeypatch, kernel_setting, caplog):
+    """The input gradient reads the weight's transpose through its strides: an
+    operator that mishandles them (here: reads the storage as contiguous) is
+    logged and never used."""
+    kernel_setting("auto")
+    monkeypatch.setattr(_linear, "_state", {})
+    real = torch.ops.mkldnn._linear_pointwise
+
+    def ignores_strides(x, w, b, *args):
+        flat = w.contiguous() if w.is_contiguous() else w.t().contiguous().view(w.shape)
+        return real(x, flat, b, *args)
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", ignores_strides, raising=False)
+    with caplog.at_level(logging.INFO, logger="mne_m2s"):
+        x, w, b, _ = _problem()
+        out = linear(x, w, b)
+    torch.testing.assert_close(out, F.linear(x, w, b))
+    assert any("use F.linear: its result for a transposed weight differs" in r.getMessage()
+               for r in caplog.records)
+
+
 @onednn
 def test_status_line(kernel_setting):
     kernel_setting("auto")

@@ -8,7 +8,9 @@ the machine's speed (about 120-140 GFLOP/s on two Zen 4 cores, against about
 oneDNN but routes float32 products to it only when reduced precision is
 allowed. :class:`Linear` and :func:`linear` send the forward product and
 the input gradient of CPU float32 layers to oneDNN's float32 product
-(``torch.ops.mkldnn._linear_pointwise``, full float32 precision) and keep
+(``torch.ops.mkldnn._linear_pointwise``, full float32 precision; the input
+gradient reads the weight's transpose as a strided view, where a
+contiguous copy of it cost about 10 ms of a SEED-sized step) and keep
 the weight gradient, whose transposed operands oneDNN would first reorder,
 on :func:`torch.mm`.
 
@@ -51,8 +53,14 @@ def _check_operator():
             with torch.no_grad():
                 got = op(x, w, b, "none", [], "")
                 want = F.linear(x, w, b)
+                # the input gradient's product: the weight's transpose, a strided view
+                got_t = op(want, w.t(), None, "none", [], "")
+                want_t = want @ w
             if got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-4):
                 reason = "its result differs from F.linear's"
+            elif got_t.shape != want_t.shape or not torch.allclose(got_t, want_t, rtol=1e-4,
+                                                                   atol=1e-3):
+                reason = "its result for a transposed weight differs from torch.mm's"
         except (AttributeError, RuntimeError) as err:
             reason = f"the operator torch.ops.mkldnn._linear_pointwise is unusable ({err})"
     _state["ok"] = reason is None
@@ -82,8 +90,8 @@ def linear_backward(grad, x, weight, needs_input_grad, has_bias):
     """Gradients of ``x W^T + b`` for 2-D ``x`` and ``grad``: ``dx`` on oneDNN, ``dW`` on mm."""
     grad = grad.contiguous()
     dx = dw = db = None
-    if needs_input_grad[0]:
-        dx = _state["op"](grad, weight.t().contiguous(), None, "none", [], "")
+    if needs_input_grad[0]:  # oneDNN reads the transposed weight through its strides
+        dx = _state["op"](grad, weight.t(), None, "none", [], "")
     if needs_input_grad[1]:
         dw = torch.mm(grad.t(), x)
     if has_bias and needs_input_grad[2]:
