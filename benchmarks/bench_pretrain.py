@@ -28,11 +28,12 @@ Figures:
   caching allocator of :mod:`mne_m2s.nn._allocator` (the default) or torch's
   (``--no-cache`` measures the same step without the cache); ``cache`` — its
   counters after the timed steps (mapped and in-use MiB, hits, misses);
-* ``sts_kernel``, ``dropout_kernel``, ``linear_kernel`` — the CPU kernels of
-  STS attention and dropout (compiled, or PyTorch's) and the product of
+* ``sts_kernel``, ``dropout_kernel``, ``club_kernel``, ``linear_kernel`` — the
+  CPU kernels of STS attention, dropout and the CLUB estimators'
+  log-likelihood (compiled, or PyTorch's) and the product of
   float32 linear layers (oneDNN, or ``F.linear``'s BLAS)
   (:func:`mne_m2s.utils.set_cpu_kernels`; ``MNE_M2S_CPU_KERNELS=torch``
-  measures PyTorch's for all three).
+  measures PyTorch's for all four).
 
 With ``--precision bf16`` the pre-training step runs under bfloat16 autocast
 (``M2SClassifier(precision="bf16")``). ``--loss-curve EPOCHS`` instead
@@ -141,6 +142,7 @@ def main(argv=None):
 
     from mne_m2s import M2SClassifier, training
     from mne_m2s.nn._allocator import allocator_stats, allocator_status
+    from mne_m2s.nn._club import club_status
     from mne_m2s.nn._dropout import dropout_status
     from mne_m2s.nn._linear import linear_status
     from mne_m2s.nn._native import kernel_status
@@ -165,6 +167,7 @@ def main(argv=None):
             "hits": cache["hits"], "misses": cache["misses"]},
         "sts_kernel": kernel_status(),
         "dropout_kernel": dropout_status(),
+        "club_kernel": club_status(),
         "linear_kernel": linear_status(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -47,6 +47,7 @@ def main(argv=None):
 
     from mne_m2s import M2SClassifier
     from mne_m2s.nn._allocator import allocator_status
+    from mne_m2s.nn._club import club_status
     from mne_m2s.nn._dropout import dropout_status
     from mne_m2s.nn._linear import linear_status
     from mne_m2s.nn._native import kernel_status
@@ -98,6 +99,7 @@ def main(argv=None):
         "cpu_allocator": allocator_status(),
         "sts_kernel": kernel_status(),
         "dropout_kernel": dropout_status(),
+        "club_kernel": club_status(),
         "linear_kernel": linear_status(),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "chance_level_scores": {k: round(v, 3) for k, v in scores.items()},
