@@ -98,6 +98,32 @@ def test_portable_build_matches_float64_reference(scale, fresh_kernels, kernel_s
 
 
 @needs_cc
+@pytest.mark.parametrize("threads", [1, 2])
+def test_inputs_without_gradient_get_the_same_weight_gradients(threads, kernel_setting):
+    """Data inputs (the first block's): the backward pass computes the weights'
+    gradients only, bit for bit those of the full backward pass."""
+    set_cpu_kernels("compiled")
+    xq, xk, a, m = _inputs(37, 62, 5, 4, seed=8)
+    grad = torch.randn(37, 62, 5, generator=torch.Generator().manual_seed(9))
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        full = _value_and_grads(sts_core_cpu, [xq, xk, a, m], grad)
+        data = [xq.detach(), xk.detach()]
+        weights_only = _value_and_grads(lambda a, m: sts_core_cpu(*data, a, m), [a, m], grad)
+        kernel = load_kernel((62, 5, 4))
+        out, stats = kernel.forward(*data, a.detach(), m.detach(), save=True)
+        raw = kernel.backward(*data, a.detach(), m.detach(), grad, stats, inputs=False)
+    finally:
+        torch.set_num_threads(old)
+    assert raw[0] is None and raw[1] is None
+    for got, want in zip(weights_only, [full[0], *full[3:]], strict=True):
+        assert torch.equal(got, want)
+    for got, want in zip(raw[2:], full[3:], strict=True):
+        assert torch.equal(got, want)
+
+
+@needs_cc
 def test_compiled_large_scores_stay_finite_and_accurate(kernel_setting):
     """Scores of ~1e3 (base-2 exponents far below -126): no overflow, NaN or subnormal,
     and float32 errors (against float64) of the PyTorch kernel's size: a saturated

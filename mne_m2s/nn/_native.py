@@ -304,15 +304,17 @@ class _Library:
             _split_run(self.lib.sts_forward, n, threads, args)
         return out, stats
 
-    def backward(self, xq, xk, a, m, grad, stats):
+    def backward(self, xq, xk, a, m, grad, stats, inputs=True):
+        """``dxq, dxk, da, dm``; ``inputs=False``: the weights' only (``None, None, da, dm``)."""
         n, c, b = xq.shape
         h = a.shape[0]
         threads = max(1, min(torch.get_num_threads(), n))
-        dxq = torch.empty_like(xq)
-        dxk = torch.empty_like(xk)
+        dxq = torch.empty_like(xq) if inputs else None
+        dxk = torch.empty_like(xk) if inputs else None
         da = xq.new_zeros((threads, h, b, b))
         dm = xq.new_zeros((threads, h, b, b))
-        args = [t.data_ptr() for t in (xq, xk, a, m, grad, stats, dxq, dxk)]
+        args = [t.data_ptr() if t is not None else None
+                for t in (xq, xk, a, m, grad, stats, dxq, dxk)]
         if self.openmp:
             self.lib.sts_backward_parallel(n, threads, *args, da.data_ptr(), dm.data_ptr())
         else:
@@ -456,7 +458,9 @@ class CompiledSTSCore(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         xq, xk, a, m, stats = ctx.saved_tensors
-        dxq, dxk, da, dm = ctx.kernel.backward(xq, xk, a, m, grad.contiguous(), stats)
+        # the first block's inputs are the data: no input gradients to compute
+        inputs = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        dxq, dxk, da, dm = ctx.kernel.backward(xq, xk, a, m, grad.contiguous(), stats, inputs)
         return None, dxq, dxk, da, dm
 
 

@@ -91,18 +91,17 @@ void sts_forward(int64_t n0, int64_t n1, const float *restrict xq, const float *
     }
 }
 
-/* Backward pass of items [n0, n1), from the saved statistics only. g: (N, C,
-   B), the gradient of out. Writes dxq, dxk (N, C, B) and adds the items'
-   contributions to da, dm (H, B, B). For each block of 16 queries, a first
+/* The backward pass (see sts_backward). For each block of 16 queries, a first
    pass over the keys recomputes the softmax (shifted by the saved maximum and
    normalised again here, so that the probabilities, the attention-weighted
    keys y and d = rowsum(O_h * G) = y . G M_h^T are consistent to rounding
    even where the softmax saturates) and the products dp = (G M_h^T) . x_k;
    a second pass forms the score gradients p (dp - d). */
-void sts_backward(int64_t n0, int64_t n1, const float *restrict xq, const float *restrict xk,
-                  const float *restrict a, const float *restrict m, const float *restrict g,
-                  const float *restrict stats, float *restrict dxq, float *restrict dxk,
-                  float *restrict da_out, float *restrict dm_out) {
+static inline __attribute__((always_inline)) void
+backward_items(int64_t n0, int64_t n1, const float *restrict xq, const float *restrict xk,
+               const float *restrict a, const float *restrict m, const float *restrict g,
+               const float *restrict stats, float *restrict dxq, float *restrict dxk,
+               float *restrict da_out, float *restrict dm_out, const int want_dx) {
     vf dxv[C][B], da[H][B][B], dm[H][B][B], pj[C], dpj[C];
     vf xqt[B][NV], gt[B][NV], dxqt[B][NV];
     memset(da, 0, sizeof da);
@@ -155,17 +154,18 @@ void sts_backward(int64_t n0, int64_t n1, const float *restrict xq, const float 
                     const vf ds = p * (dpj[j] - d); /* gradient of the score */
                     for (int e = 0; e < B; e++) {
                         dq[e] += ds * xj[e];
-                        dxv[j][e] += ds * q[e] + p * gh[e];
+                        if (want_dx) dxv[j][e] += ds * q[e] + p * gh[e];
                     }
                 }
                 for (int e = 0; e < B; e++)
                     for (int b = 0; b < B; b++) {
-                        dxqt[b][v] += ah[b * B + e] * dq[e];
+                        if (want_dx) dxqt[b][v] += ah[b * B + e] * dq[e];
                         da[h][b][e] += xqt[b][v] * dq[e];
                         dm[h][e][b] += y[e] * gt[b][v];
                     }
             }
         }
+        if (!want_dx) continue;
         float *dxn = dxk + n * C * B;
         for (int j = 0; j < C; j++)
             for (int e = 0; e < B; e++) dxn[j * B + e] = hsum(dxv[j][e]);
@@ -180,6 +180,20 @@ void sts_backward(int64_t n0, int64_t n1, const float *restrict xq, const float 
                 da_out[(h * B + b) * B + e] += hsum(da[h][b][e]);
                 dm_out[(h * B + b) * B + e] += hsum(dm[h][b][e]);
             }
+}
+
+/* Backward pass of items [n0, n1), from the saved statistics only. g: (N, C,
+   B), the gradient of out. Writes dxq, dxk (N, C, B), or neither when both
+   are NULL (inputs that need no gradient: the weights' gradients only, about
+   a fifth less work), and adds the items' contributions to da, dm (H, B, B). */
+void sts_backward(int64_t n0, int64_t n1, const float *restrict xq, const float *restrict xk,
+                  const float *restrict a, const float *restrict m, const float *restrict g,
+                  const float *restrict stats, float *restrict dxq, float *restrict dxk,
+                  float *restrict da_out, float *restrict dm_out) {
+    if (dxq && dxk)
+        backward_items(n0, n1, xq, xk, a, m, g, stats, dxq, dxk, da_out, dm_out, 1);
+    else
+        backward_items(n0, n1, xq, xk, a, m, g, stats, dxq, dxk, da_out, dm_out, 0);
 }
 
 #ifdef _OPENMP
