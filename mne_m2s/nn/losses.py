@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._club import club_log_likelihood
-from ._linear import Linear
+from ._linear import Linear, linear
 
 
 def _mlp(sizes, final=None):
@@ -157,7 +157,7 @@ class M2MCPC(nn.Module):
     ``-mean_i log_softmax(S)[i, i]``; cross-modal pairs weigh
     ``cross_weight``, same-modality pairs ``same_weight``; the sum over pairs
     and steps is divided by ``N``. All pairs of a step are computed in one
-    batched product.
+    product whose rows are the softmax's (no copy).
 
     Parameters
     ----------
@@ -235,12 +235,14 @@ class M2MCPC(nn.Module):
             dim=-1,
         )
         total = 0.0
+        batch = ctx.shape[0]
         for k in range(1, n + 1):
-            preds = torch.stack([self.predictors[(k - 1) * m + a](ctx) for a in range(m)])
-            targets = torch.stack([z[:, t + k] for z in zs])  # (M, batch, E)
-            # scores[A, B] = z_A[t+k] p_B,k^T : (M, M, batch, batch)
-            scores = torch.einsum("aie,bje->abij", targets, preds)
-            nll = -scores.log_softmax(dim=-1).diagonal(dim1=-2, dim2=-1).mean(-1)
+            preds = torch.cat([self.predictors[(k - 1) * m + a](ctx) for a in range(m)])
+            targets = torch.cat([z[:, t + k] for z in zs])  # (M * batch, E)
+            # scores[A, i, B, j] = z_A[t+k]_i . p_B,k_j: one product of all pairs, laid out
+            # so that the softmax over j runs along contiguous memory
+            scores = linear(targets, preds).view(m, batch, m, batch)
+            nll = -scores.log_softmax(dim=-1).diagonal(dim1=1, dim2=3).mean(-1)  # (M, M)
             total = total + (nll * self.pair_weights).sum()
         return total / n
 
