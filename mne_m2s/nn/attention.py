@@ -34,9 +34,35 @@ def temporal_sparse_mean(x):
     -------
     x_sparse : Tensor, shape (batch, T, ...)
     """
-    first = x[:, :1]
-    prev = torch.cat([first, x[:, :-1]], dim=1)
-    return (x + first + prev) / 3.0
+    if x.shape[1] == 0:
+        return x.clone()
+    return _TemporalSparseMean.apply(x)
+
+
+class _TemporalSparseMean(torch.autograd.Function):
+    """:func:`temporal_sparse_mean` in three passes each way, without the
+    shifted copy ``cat([x_0, x_{:-1}])`` that autograd would keep and expand.
+
+    Same additions in the same order as ``(x + x_0 + x_{t-1}) / 3`` (so the
+    same values, bit for bit); the backward pass is its adjoint
+    ``dx_t = g_t / 3 + g_{t+1} / 3 + [t = 0] (sum_t' g_t' + g_0) / 3``.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        out = x + x[:, :1]
+        out[:, 1:] += x[:, :-1]
+        out[:, :1] += x[:, :1]
+        return out.div_(3.0)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        third = grad / 3.0
+        dx = third.clone()
+        dx[:, :-1] += third[:, 1:]
+        dx[:, :1] += third.sum(dim=1, keepdim=True) + third[:, :1]
+        return dx
 
 
 class STSAttention(nn.Module):
