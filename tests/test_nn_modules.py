@@ -69,6 +69,17 @@ def test_temporal_sparse_mean_definition():
     assert out == pytest.approx([0.0, (1 + 0 + 0) / 3, (2 + 0 + 1) / 3, (3 + 0 + 2) / 3])
 
 
+@pytest.mark.parametrize("shape", [(2, 1, 3), (2, 2, 3), (3, 5, 4, 2)])
+def test_temporal_sparse_mean_values_and_gradient(shape):
+    """Its own backward pass is the adjoint (gradcheck), and its values are the
+    shifted-copy formula's, bit for bit, in float32."""
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(temporal_sparse_mean, (x,))
+    x32 = x.detach().float()
+    prev = torch.cat([x32[:, :1], x32[:, :-1]], dim=1)
+    assert torch.equal(temporal_sparse_mean(x32), (x32 + x32[:, :1] + prev) / 3.0)
+
+
 @pytest.mark.parametrize("attention", ["sts", "mha", "none"])
 @pytest.mark.parametrize("n_windows", [1, 3, 5])
 def test_er_encoder_electrode_shapes(attention, n_windows):
