@@ -1,6 +1,6 @@
 """Whether the compiled CPU kernels run (a process-wide setting).
 
-The compiled kernels (STS attention core, dropout) and their PyTorch
+The compiled kernels (STS attention core, dropout, CLUB log-likelihood) and their PyTorch
 counterparts compute the same functions; the setting only decides speed,
 memory and whether a C compiler is needed. See :func:`set_cpu_kernels`.
 """
@@ -20,11 +20,11 @@ _kind = None
 def set_cpu_kernels(kind):
     """Choose between the compiled CPU kernels and PyTorch's, for the whole process.
 
-    Two parts of a CPU training step have a fused C kernel, compiled on
+    Three parts of a CPU training step have a fused C kernel, compiled on
     first use with the C compiler found on the machine (``CC``, else ``cc``,
-    ``gcc`` or ``clang``) and cached under
-    :func:`~mne_m2s.utils.default_cache_dir` ``/kernels``; both run on
-    torch's threads (:func:`torch.set_num_threads`):
+    ``gcc`` or ``clang``) for its CPU (with AVX-512 instructions where it
+    has them) and cached under :func:`~mne_m2s.utils.default_cache_dir`
+    ``/kernels``; all run on torch's threads (:func:`torch.set_num_threads`):
 
     * the core of STS attention, ``sum_h softmax(x_q A_h x_k^T) x_k M_h``
       over the electrodes of every window (compiled once per shape:
@@ -35,7 +35,10 @@ def set_cpu_kernels(kind):
     * dropout, whose mask comes from a counter-based generator (Philox)
       keyed by one draw of torch's generator per call: the mask is made on
       the fly and regenerated in the backward pass, so neither random words
-      nor masks are stored.
+      nor masks are stored;
+    * the log-likelihood of the CLUB estimators (tanh, exponential and the
+      sums after their heads' last layers, one pass over the inputs each
+      way), which the estimators' updates evaluate six times per step.
 
     The same setting governs two more things that speed CPU pre-training up:
     float32 linear layers on oneDNN's product (instead of the BLAS that
@@ -59,11 +62,12 @@ def set_cpu_kernels(kind):
       PyTorch; the reason is logged once at the INFO level and shown by
       :func:`~mne_m2s.sys_info`.
 
-    The STS kernels agree to float32 rounding (about ``1e-6`` relative), not
-    bit for bit; the two dropouts draw different masks from the same seed
-    (same rate, same semantics), so seeded results differ between settings.
-    Each is deterministic for a given number of threads (the compiled
-    dropout for any number). GPUs always use PyTorch's kernels.
+    The STS and CLUB kernels agree with PyTorch's to float32 rounding (about
+    ``1e-6`` relative), not bit for bit; the two dropouts draw different
+    masks from the same seed (same rate, same semantics), so seeded results
+    differ between settings. Each is deterministic for a given number of
+    threads (the compiled dropout and CLUB kernels for any number). GPUs
+    always use PyTorch's kernels.
 
     Parameters
     ----------
