@@ -363,3 +363,19 @@ def test_missing_source_is_a_clear_error(monkeypatch, fresh_kernels, tmp_path, k
     set_cpu_kernels("compiled")
     with pytest.raises(KernelUnavailable, match="missing.c cannot be read.*reinstall"):
         sts_core_cpu(*_inputs(2, 6, 3, 2))
+
+
+def test_included_headers_enter_the_cache_key_and_a_missing_one_is_named(tmp_path):
+    """An edited header rebuilds the kernels that include it; a missing one is a
+    clear error naming the file (a broken installation)."""
+    for name in ("_sts_kernel.c", "_vecmath.h"):
+        (tmp_path / name).write_bytes((_native.SOURCE.parent / name).read_bytes())
+    source = tmp_path / "_sts_kernel.c"
+    parts = _native._source_parts(source)
+    assert parts == [source.read_bytes(), (tmp_path / "_vecmath.h").read_bytes()]
+    (tmp_path / "_vecmath.h").write_bytes(parts[1] + b"\n/* edited */\n")
+    assert _native._source_parts(source)[1] != parts[1]
+    (tmp_path / "_vecmath.h").unlink()
+    with pytest.raises(KernelUnavailable, match=r"header \(included by _sts_kernel.c\) .*"
+                                                r"_vecmath.h cannot be read.*reinstall"):
+        _native._source_parts(source)
