@@ -12,6 +12,7 @@ import torch
 
 import mne_m2s
 from mne_m2s.nn import _native
+from mne_m2s.nn._club import club_log_likelihood, torch_log_likelihood
 from mne_m2s.nn._kernels import folded_sts_core
 from mne_m2s.nn._native import KernelUnavailable, find_compiler, load_kernel, sts_core_cpu
 from mne_m2s.nn.encoders import EREncoder
@@ -227,28 +228,37 @@ def test_torch_setting_uses_the_pytorch_kernel(kernel_setting):
     assert torch.equal(out, folded_sts_core(*inputs))
 
 
-def test_no_compiler_auto_falls_back_and_compiled_raises(monkeypatch, fresh_kernels,
+@pytest.mark.parametrize("kernel", ["STS attention", "CLUB log-likelihood"])
+def test_no_compiler_auto_falls_back_and_compiled_raises(kernel, monkeypatch, fresh_kernels,
                                                          kernel_setting):
+    """Without a C compiler: ``auto`` computes with PyTorch's operations (the
+    reason logged once), ``compiled`` raises naming the reason; nothing is
+    left in the kernel folder."""
+    compiled, torch_ops, inputs = {
+        "STS attention": (sts_core_cpu, folded_sts_core, _inputs(4, 10, 5, 2)),
+        "CLUB log-likelihood": (club_log_likelihood, torch_log_likelihood,
+                                [torch.randn(6, 5, 8) for _ in range(3)]),
+    }[kernel]
     monkeypatch.setenv("CC", os.path.join(os.sep, "nonexistent", "cc"))
     records = io.StringIO()
     handler = logging.StreamHandler(records)
     mne_m2s.utils.logger.addHandler(handler)
     old_level = mne_m2s.utils.set_log_level("INFO")
-    inputs = _inputs(4, 10, 5, 2)
     try:
         set_cpu_kernels("auto")
-        out = sts_core_cpu(*inputs)
-        sts_core_cpu(*inputs)
+        out = compiled(*inputs)
+        compiled(*inputs)
     finally:
         mne_m2s.utils.set_log_level(old_level)
         mne_m2s.utils.logger.removeHandler(handler)
-    assert torch.equal(out, folded_sts_core(*inputs))
+    assert torch.equal(out, torch_ops(*inputs))
     log = records.getvalue()
-    assert log.count("The STS attention uses PyTorch operations") == 1
+    assert log.count(f"The {kernel} uses PyTorch operations") == 1
     assert "no C compiler found" in log
     set_cpu_kernels("compiled")
-    with pytest.raises(KernelUnavailable, match=r"set_cpu_kernels\('compiled'\).*no C compiler"):
-        sts_core_cpu(*inputs)
+    with pytest.raises(KernelUnavailable,
+                       match=rf"set_cpu_kernels\('compiled'\).* for the {kernel}.*no C compiler"):
+        compiled(*inputs)
     assert not fresh_kernels.exists() or not any(fresh_kernels.iterdir())
 
 
