@@ -152,3 +152,23 @@ def test_club_estimator_same_function_and_gradients_with_either_path(kernel_sett
     assert len(results["torch"]) == 1 + len(list(club.parameters()))
     for a, b in zip(results["compiled"], results["torch"], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@needs_cc
+def test_thread_pool_build_matches_the_openmp_build(monkeypatch, kernel_setting):
+    """Without an OpenMP runtime to share, the kernel runs its chunks on a pool
+    of Python threads: the same numbers, bit for bit."""
+    kernel_setting("compiled")
+    inputs = _inputs((300, 5, 128), seed=9)
+    first = _value_and_grads(club_log_likelihood, inputs)
+    monkeypatch.setattr(_native, "_libraries", {})
+    monkeypatch.setattr(_native, "_process_libgomp", lambda: False)
+    assert not load_club_kernel().openmp
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        second = _value_and_grads(club_log_likelihood, inputs)
+    finally:
+        torch.set_num_threads(old)
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
