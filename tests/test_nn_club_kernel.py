@@ -172,3 +172,15 @@ def test_thread_pool_build_matches_the_openmp_build(monkeypatch, kernel_setting)
         torch.set_num_threads(old)
     for a, b in zip(first, second, strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_replaced_log_variance_head_keeps_the_formula(kernel_setting):
+    """A log-variance head that does not end in tanh is evaluated as it is."""
+    torch.manual_seed(0)
+    club = CLUB(z_dim=8, u_dim=6)
+    club.logvar = torch.nn.Sequential(torch.nn.Linear(8, 6))
+    z, u = torch.randn(4, 3, 8), torch.randn(4, 3, 6)
+    kernel_setting("auto")
+    logvar = club.logvar(z)
+    want = ((-((club.mu(z) - u) ** 2) / logvar.exp() - logvar).sum(-1) / 2).mean()
+    assert torch.equal(club.log_likelihood(z, u), want)
