@@ -33,25 +33,19 @@ MIN_PARALLEL = 1 << 15
 _KEY = "club"
 
 
-class _ClubLibrary:
+_PTR, _I64, _I32, _F32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float
+
+
+class _ClubLibrary(_native.KernelLibrary):
     """The loaded CLUB library."""
 
-    def __init__(self, path, compiler):
-        lib = ctypes.CDLL(str(path))
-        ptr, i64, i32, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float
-        lib.club_forward_range.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr]
-        lib.club_backward_range.argtypes = [i64, i64, i64, ptr, ptr, ptr, f32, f32, ptr, ptr]
-        lib.club_tanh.argtypes = [i64, ptr, ptr]
-        for fn in (lib.club_forward_range, lib.club_backward_range, lib.club_tanh):
-            fn.restype = None
-        self.openmp = hasattr(lib, "club_forward_parallel")
-        if self.openmp:
-            lib.club_forward_parallel.argtypes = [i64, i32, ptr, ptr, ptr, ptr]
-            lib.club_backward_parallel.argtypes = [i64, i32, ptr, ptr, ptr, f32, f32, ptr, ptr]
-            lib.club_forward_parallel.restype = lib.club_backward_parallel.restype = None
-        self.lib = lib
-        self.path = path
-        self.compiler = compiler
+    SIGNATURES = {
+        "club_forward_range": [_I64, _I64, _I64, _PTR, _PTR, _PTR, _PTR],
+        "club_backward_range": [_I64, _I64, _I64, _PTR, _PTR, _PTR, _F32, _F32, _PTR, _PTR],
+        "club_tanh": [_I64, _PTR, _PTR],
+        "club_forward_parallel": [_I64, _I32, _PTR, _PTR, _PTR, _PTR],
+        "club_backward_parallel": [_I64, _I32, _PTR, _PTR, _PTR, _F32, _F32, _PTR, _PTR],
+    }
 
     def _run(self, name, n, args, parts=()):
         threads = max(1, min(torch.get_num_threads(), n // MIN_PARALLEL))

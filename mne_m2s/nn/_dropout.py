@@ -42,24 +42,18 @@ MIN_PARALLEL = 1 << 16
 _KEY = "dropout"
 
 
-class _DropoutLibrary:
+_PTR, _I64, _I32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+_TAIL = [ctypes.c_uint64, ctypes.c_uint32, ctypes.c_float, _I32, _I32]
+
+
+class _DropoutLibrary(_native.KernelLibrary):
     """The loaded dropout library."""
 
-    def __init__(self, path, compiler):
-        lib = ctypes.CDLL(str(path))
-        ptr, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-        tail = [ctypes.c_uint64, ctypes.c_uint32, ctypes.c_float, i32, i32]
-        lib.dropout_apply.argtypes = [i64, i64, i64, ptr, ptr, *tail]
-        lib.dropout_apply.restype = None
-        lib.philox4x32_10.argtypes = [ptr, ptr, ptr]
-        lib.philox4x32_10.restype = None
-        self.openmp = hasattr(lib, "dropout_apply_parallel")
-        if self.openmp:
-            lib.dropout_apply_parallel.argtypes = [i64, i32, ptr, ptr, *tail]
-            lib.dropout_apply_parallel.restype = None
-        self.lib = lib
-        self.path = path
-        self.compiler = compiler
+    SIGNATURES = {
+        "dropout_apply": [_I64, _I64, _I64, _PTR, _PTR, *_TAIL],
+        "philox4x32_10": [_PTR, _PTR, _PTR],
+        "dropout_apply_parallel": [_I64, _I32, _PTR, _PTR, *_TAIL],
+    }
 
     def apply(self, x, out, seed, threshold, scale, relu):
         """``out = keep ? f(x) * scale : 0`` (``f`` ReLU or identity); ``out`` may be ``x``."""

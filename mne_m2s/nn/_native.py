@@ -271,24 +271,47 @@ def _split_run(fn, n, threads, args, parts=()):
         future.result()
 
 
-class _Library:
-    """The loaded library of one shape."""
+class KernelLibrary:
+    """A loaded kernel library: ``lib`` (ctypes), ``path``, ``compiler`` and
+    ``openmp`` (built with ``-fopenmp``: its ``*_parallel`` entry points exist).
 
-    def __init__(self, path, shape, compiler):
+    Subclasses list their C functions in ``SIGNATURES`` (name: argument
+    types; all return void). Entry points named ``*_parallel`` exist only in
+    OpenMP builds; every other one must exist.
+    """
+
+    SIGNATURES = {}
+
+    def __init__(self, path, compiler):
         lib = ctypes.CDLL(str(path))
-        ptr, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-        lib.sts_forward.argtypes = [i64, i64] + [ptr] * 6
-        lib.sts_backward.argtypes = [i64, i64] + [ptr] * 10
-        lib.sts_forward.restype = lib.sts_backward.restype = None
-        self.openmp = hasattr(lib, "sts_forward_parallel")
-        if self.openmp:
-            lib.sts_forward_parallel.argtypes = [i64, i32] + [ptr] * 6
-            lib.sts_backward_parallel.argtypes = [i64, i32] + [ptr] * 10
-            lib.sts_forward_parallel.restype = lib.sts_backward_parallel.restype = None
+        self.openmp = False
+        for name, argtypes in self.SIGNATURES.items():
+            if name.endswith("_parallel") and not hasattr(lib, name):
+                continue
+            function = getattr(lib, name)
+            function.argtypes, function.restype = argtypes, None
+            self.openmp |= name.endswith("_parallel")
         self.lib = lib
         self.path = path
-        self.shape = shape
         self.compiler = compiler
+
+
+_PTR, _I64, _I32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+
+
+class _Library(KernelLibrary):
+    """The loaded STS library of one shape."""
+
+    SIGNATURES = {
+        "sts_forward": [_I64, _I64] + [_PTR] * 6,
+        "sts_backward": [_I64, _I64] + [_PTR] * 10,
+        "sts_forward_parallel": [_I64, _I32] + [_PTR] * 6,
+        "sts_backward_parallel": [_I64, _I32] + [_PTR] * 10,
+    }
+
+    def __init__(self, path, shape, compiler):
+        super().__init__(path, compiler)
+        self.shape = shape
         self.padded = (shape[0] + 15) // 16 * 16
 
     def forward(self, xq, xk, a, m, save):
